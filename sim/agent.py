@@ -1,0 +1,496 @@
+"""Agents: buffer produce requests, flush files to a quorum of buckets, commit their metadata.
+
+An agent is stateless. Every ``batch_timeout`` (default 250 ms, WarpStream docs, write path) or
+when its buffer reaches ``max_file_size`` (default 8 MiB, same source), whichever comes first, it
+flushes everything buffered as one file. Each file then goes through, in its own process:
+
+1. **Quorum PUT.** Parallel PUTs to every bucket; the file is durable once ``quorum`` of them
+   succeeded (``storage.quorum_time``). A PUT to an unreachable bucket hangs until the S3 retry
+   timeout (2 s, then 4 s: AWS S3 performance guidelines); a 500/503 answers at once; both are
+   retried up to ``put_attempts`` times. PUTs still running at quorum go on in the background and
+   are recorded with their predicted end; a failed one is repaired later (checked after the run).
+2. **Metadata commit** to the leader's control plane: redirect when told "not leader", fall back
+   to the next-nearest region after ``commit_timeout`` without an answer (2 s, an estimate), back
+   off on "no leader yet" or "unavailable". The control plane assigns offsets.
+3. **Acknowledgement** to the producers, only once both the quorum and the commit succeeded.
+
+If the file cannot complete before its oldest request's ``request_timeout`` the producers give up
+on that attempt and retry; a commit that lands after that still counts in the log (a duplicate if
+the retry lands too). Model time is spent only per file, never per request or record: a file's
+requests are numpy arrays updated in one assignment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.clients import Producer, backoff
+from sim.control_plane import ControlPlane
+from sim.ledger import (
+    ACKED,
+    F_ACKED,
+    F_FAILED,
+    F_LOST_AGENT,
+    F_PENDING,
+    FAILED_TIMEOUT,
+    PENDING,
+    PRODUCER_DIED,
+    PUT_FAILED,
+    PUT_NOT_SENT,
+    PUT_OK,
+    PUT_PREDICTED,
+    Ledger,
+)  # fmt: skip
+from sim.network import Network
+from sim.rng import Block
+from sim.storage import S3_RETRY_TIMEOUTS_S, Bucket
+from sim.topology import INF, Component
+
+
+class Router:
+    """Where producers' retries go: their agent if it is up, else the nearest live one."""
+
+    def __init__(
+        self, env, cfg, agents: list, producers: list[Producer], net: Network, ledger: Ledger, gen
+    ):
+        self.env = env
+        self.cfg = cfg
+        self.agents = agents
+        self.producers = producers
+        self.net = net
+        self.ledger = ledger
+        self.gen = gen
+        self.retries = 0
+        self.producers_failed = False  # set once any producer has been down (slow path on ack)
+
+    def fallback_agent(self, p: Producer):
+        """The live agent a producer turns to: same zone, then same region, then nearest region."""
+
+        def key(a):
+            return (
+                a.region != p.region,
+                a.zone != p.zone,
+                self.net.base_s[(p.region, a.region)],
+                a.idx,
+            )
+
+        live = [a for a in self.agents if a.is_up]
+        return min(live, key=key) if live else p.home_agent
+
+    def retry(self, ids: np.ndarray, t_err: np.ndarray) -> None:
+        """The producers of ``ids`` learned at ``t_err`` that their attempt failed: retry or give up."""
+        if len(ids) == 0:
+            return
+        req = self.ledger.requests
+        keep = req["status"][ids] == PENDING
+        ids, t_err = ids[keep], t_err[keep]
+        if len(ids) == 0:
+            return
+        prods = req["producer"][ids]
+        for pi in np.unique(prods):
+            sel = prods == pi
+            p = self.producers[pi]
+            pids, pt = ids[sel], t_err[sel]
+            if not p.is_up:
+                req["status"][pids] = PRODUCER_DIED
+                req["end_s"][pids] = pt
+                continue
+            att = req["attempts"][pids]
+            t_retry = pt + backoff(self.cfg, att.astype(np.float64), self.gen.random(len(pids)))
+            deadline = req["send_s"][pids] + self.cfg.delivery_timeout
+            late = t_retry >= deadline
+            if late.any():
+                req["status"][pids[late]] = FAILED_TIMEOUT
+                req["end_s"][pids[late]] = deadline[late]
+            go = ~late
+            if not go.any():
+                continue
+            target = p.agent if p.agent is not None and p.agent.is_up else self.fallback_agent(p)
+            self.retries += int(go.sum())
+            req["attempts"][pids[go]] += 1
+            target.retry_in.append((t_retry[go], pids[go]))
+
+
+class Agent(Component):
+    """One agent in one zone."""
+
+    def __init__(
+        self,
+        env,
+        idx: int,
+        region: str,
+        zone: str,
+        cfg,
+        storage_cfg,
+        net: Network,
+        buckets: list[Bucket],
+        cps: dict[str, ControlPlane],
+        ledger: Ledger,
+        counters: dict,
+        block: Block,
+    ):
+        super().__init__(f"agent:{zone}:{idx}", region, zone)
+        self.env = env
+        self.idx = idx
+        self.cfg = cfg
+        self.scfg = storage_cfg
+        self.net = net
+        self.buckets = buckets
+        self.cps = cps
+        self.ledger = ledger
+        self.counters = counters
+        self.block = block
+        self.router: Router | None = None
+        self.producers: list[Producer] = []
+        self.retry_in: list[tuple[np.ndarray, np.ndarray]] = []
+        self.leader_hint: str | None = None
+        self.suspect_until: dict[str, float] = {}
+        self.cp_order = net.nearest(region, sorted(cps))
+        self.region_index = {r: i for i, r in enumerate(ledger.regions)}
+
+    def start(self) -> None:
+        """Start the flush loop."""
+        self.env.process(self._flush_loop())
+
+    # -- buffering -----------------------------------------------------------------------------
+    def _collect(self, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """Requests that reached this agent by ``now``: (ids, arrival times)."""
+        ids_l, arr_l = [], []
+        one_way_zone = 0.5 * self.net.zone_rtt(self.zone, self.zone)
+        for p in list(self.producers):
+            if p.agent is not self:
+                continue
+            ids, t = p.take_until(now - one_way_zone)
+            if len(ids):
+                ids_l.append(ids)
+                arr_l.append(t + 0.5 * self.net.zone_rtt(p.zone, self.zone))
+        if self.retry_in:
+            keep = []
+            for t, ids in self.retry_in:
+                m = t <= now
+                if m.all():
+                    ids_l.append(ids)
+                    arr_l.append(t)
+                elif m.any():
+                    ids_l.append(ids[m])
+                    arr_l.append(t[m])
+                    keep.append((t[~m], ids[~m]))
+                else:
+                    keep.append((t, ids))
+            self.retry_in = keep
+        if not ids_l:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        ids = np.concatenate(ids_l)
+        arr = np.concatenate(arr_l)
+        alive = self.ledger.requests["status"][ids] == PENDING
+        return ids[alive], arr[alive]
+
+    def _bounce(self, ids: np.ndarray, arrive: np.ndarray) -> None:
+        """Requests sent to this agent while it is down: the producers time out and retry."""
+        if len(ids) == 0:
+            return
+        t_err = np.maximum(arrive + self.cfg_request_timeout, self.env.now)
+        self.router.retry(ids, t_err)
+        req = self.ledger.requests
+        for pi in np.unique(req["producer"][ids]):
+            p = self.router.producers[pi]
+            if p.agent is self:
+                p.switch_at = min(p.switch_at, float(arrive.min()) + self.cfg_request_timeout)
+
+    def _reroute_producers(self, now: float) -> None:
+        """Producers notice a dead agent after their request timeout, and come back when it is up."""
+        for p in self.router.producers:
+            if p.agent is self and not self.is_up and now >= p.switch_at:
+                new = self.router.fallback_agent(p)
+                if new is not self:
+                    p.agent = new
+                    new.producers.append(p)
+                    p.switch_at = INF
+            elif p.home_agent is self and p.agent is not self and self.is_up:
+                p.agent = self
+                p.switch_at = INF
+                if p not in self.producers:
+                    self.producers.append(p)
+
+    def _flush_loop(self):
+        """Process: flush the buffer every batch_timeout, or sooner when it would exceed max_file_size."""
+        env, cfg = self.env, self.cfg
+        yield env.timeout(cfg.batch_timeout * self.block.uniform())  # agents out of phase
+        while True:
+            rate = sum(p.byte_rate() for p in self.producers if p.agent is self)
+            interval = cfg.batch_timeout
+            if rate > 0:
+                interval = min(interval, cfg.max_file_size / rate)
+            yield env.timeout(interval)
+            now = env.now
+            if self.router.producers_failed:
+                self._reroute_producers(now)
+            ids, arrive = self._collect(now)
+            if not self.is_up:
+                self._bounce(ids, arrive)
+                continue
+            if len(ids) == 0:
+                continue
+            cum = np.cumsum(self.ledger.requests["bytes"][ids])
+            if cum[-1] <= cfg.max_file_size:
+                parts = [(ids, arrive)]
+            else:  # split at max_file_size
+                part = (cum - 1) // cfg.max_file_size
+                parts = [(ids[part == k], arrive[part == k]) for k in np.unique(part)]
+            for f_ids, f_arrive in parts:
+                fid = self.counters["files"]
+                self.counters["files"] = fid + 1
+                env.process(self._write_file(fid, f_ids, f_arrive))
+
+    # -- one file ------------------------------------------------------------------------------
+    @property
+    def cfg_request_timeout(self) -> float:
+        return self.router.cfg.request_timeout
+
+    def _plan_put(self, b: Bucket, t_issue: float, attempt: int, size: int) -> tuple[float, bool]:
+        """When the PUT attempt issued at ``t_issue`` ends, and whether it would succeed."""
+        timeout = S3_RETRY_TIMEOUTS_S[min(attempt, len(S3_RETRY_TIMEOUTS_S) - 1)]
+        reach = b.up_at(t_issue)
+        if reach and b.region != self.region:
+            reach = self.net.link(self.region, b.region).up_at(t_issue) and self.net.link(
+                b.region, self.region
+            ).up_at(t_issue)
+        if not reach:
+            return t_issue + timeout, False
+        rtt = self.net.rtt(self.region, b.region)
+        if b.fails_request():
+            return t_issue + rtt + 0.002, False
+        lat = rtt + b.put_service_time(size)
+        if lat > timeout:
+            return t_issue + timeout, False
+        return t_issue + lat, True
+
+    def _put_quorum(self, t0: float, size: int, deadline: float):
+        """Process part: PUT to every bucket; returns (quorum time or None, per-bucket rows)."""
+        env = self.env
+        bks = self.buckets
+        nb = len(bks)
+        k = self.scfg.quorum
+        issue = [t0] * nb
+        attempt = [0] * nb
+        end = [INF] * nb
+        pred_ok = [False] * nb
+        planned = [False] * nb
+        verified = [False] * nb
+        dead = [False] * nb
+        for j in range(nb):
+            end[j], pred_ok[j] = self._plan_put(bks[j], t0, 0, size)
+            planned[j] = True
+        while True:
+            n_ver = sum(verified)
+            if n_ver >= k:
+                break
+            live = [j for j in range(nb) if not dead[j]]
+            if len(live) < k:
+                return None, self._put_rows(issue, end, verified, pred_ok, planned, dead)
+            cands = sorted(end[j] for j in range(nb) if verified[j] or (planned[j] and pred_ok[j]))
+            if len(cands) >= k:
+                wake = cands[k - 1]
+            else:
+                nxt = [
+                    end[j] if planned[j] else issue[j]
+                    for j in range(nb)
+                    if not verified[j] and not dead[j]
+                ]
+                wake = min(nxt)
+            if wake >= deadline:
+                yield env.timeout(max(0.0, deadline - env.now))
+                return None, self._put_rows(issue, end, verified, pred_ok, planned, dead)
+            yield env.timeout(max(0.0, wake - env.now))
+            now = env.now
+            if not self.up_throughout(t0, now):
+                return None, None
+            for j in range(nb):
+                if verified[j] or dead[j]:
+                    continue
+                if not planned[j]:
+                    if issue[j] <= now:
+                        end[j], pred_ok[j] = self._plan_put(bks[j], issue[j], attempt[j], size)
+                        planned[j] = True
+                    continue
+                if end[j] > now:
+                    continue
+                b = bks[j]
+                ok = pred_ok[j] and b.up_throughout(issue[j], end[j])
+                if ok and b.region != self.region:
+                    ok = self.net.path_ok_throughout(self.region, b.region, issue[j], end[j])
+                if ok:
+                    verified[j] = True
+                    continue
+                attempt[j] += 1
+                if attempt[j] >= self.scfg.put_attempts:
+                    dead[j] = True
+                    continue
+                issue[j] = end[j]
+                planned[j] = False
+                if issue[j] <= now:
+                    end[j], pred_ok[j] = self._plan_put(b, issue[j], attempt[j], size)
+                    planned[j] = True
+        q = sorted(end[j] for j in range(nb) if verified[j])[k - 1]
+        return q, self._put_rows(issue, end, verified, pred_ok, planned, dead)
+
+    @staticmethod
+    def _put_rows(issue, end, verified, pred_ok, planned, dead) -> list[float]:
+        rows: list[float] = []
+        for j in range(len(issue)):
+            if verified[j]:
+                state = PUT_OK
+            elif planned[j] and pred_ok[j] and not dead[j]:
+                state = PUT_PREDICTED
+            elif planned[j] or dead[j]:
+                state = PUT_FAILED
+            else:
+                state = PUT_NOT_SENT
+            rows += [issue[j], end[j], float(state)]
+        return rows
+
+    def _next_cp(self, avoid: str | None) -> str:
+        """The nearest control plane not under suspicion (least recently suspected if all are)."""
+        now = self.env.now
+        ok = [r for r in self.cp_order if self.suspect_until.get(r, -INF) <= now and r != avoid]
+        if ok:
+            return ok[0]
+        return min(self.cp_order, key=lambda r: (r == avoid, self.suspect_until.get(r, -INF)))
+
+    def _commit(self, fid: int, n_records: int, deadline: float):
+        """Process part: get the file's metadata committed; returns (result or None, tries)."""
+        env, cfg, net = self.env, self.cfg, self.net
+        target = self.leader_hint or self.cp_order[0]
+        tries = 0
+        waits = 0
+        while env.now < deadline:
+            tries += 1
+            if self.suspect_until.get(target, -INF) > env.now:
+                target = self._next_cp(target)
+            cp = self.cps[target]
+            t_send = env.now
+            if not (cp.is_up and net.path_ok(self.region, target)):
+                yield env.timeout(min(cfg.commit_timeout, max(0.0, deadline - env.now)))
+                self.suspect_until[target] = env.now + cfg.suspect_period
+                target = self._next_cp(target)
+                continue
+            yield env.timeout(net.one_way(self.region, target) + cp.service_time())
+            if not self.is_up:
+                return None, tries
+            if not cp.is_up or not net.path_ok(self.region, target):
+                yield env.timeout(max(0.0, cfg.commit_timeout - (env.now - t_send)))
+                self.suspect_until[target] = env.now + cfg.suspect_period
+                target = self._next_cp(target)
+                continue
+            back = net.one_way(target, self.region)
+            ev, res = cp.submit(fid, n_records, back, t_send + cfg.commit_timeout)
+            if ev is not None:
+                res = yield ev  # the answer arrives 'back' later (or at the timeout if lost)
+                if res.outcome == "lost":
+                    self.suspect_until[target] = env.now + cfg.suspect_period
+                    target = self._next_cp(target)
+                    continue
+            else:
+                yield env.timeout(back)
+            if not self.is_up:
+                return (res if res.outcome == "ok" else None), tries
+            if res.outcome == "ok":
+                self.leader_hint = target
+                return res, tries
+            if res.outcome in ("not_leader", "fenced"):
+                hint = res.hint
+                if (
+                    hint is not None
+                    and hint != target
+                    and self.suspect_until.get(hint, -INF) <= env.now
+                ):
+                    target = hint
+                    continue
+                if hint is None or hint == target:
+                    waits += 1
+                    yield env.timeout(
+                        min(cfg.commit_backoff * 2 ** min(waits - 1, 4), cfg.commit_backoff_max)
+                    )
+                    if hint is None:
+                        target = self._next_cp(None) if waits % 2 == 0 else target
+                    continue
+                # the hint points at a suspect region: wait for a new leader
+                waits += 1
+                yield env.timeout(
+                    min(cfg.commit_backoff * 2 ** min(waits - 1, 4), cfg.commit_backoff_max)
+                )
+                target = self._next_cp(hint)
+                continue
+            # unavailable / conflict / overloaded: back off and retry
+            waits += 1
+            yield env.timeout(
+                min(cfg.commit_backoff * 2 ** min(waits - 1, 4), cfg.commit_backoff_max)
+            )
+        return None, tries
+
+    def _write_file(self, fid: int, ids: np.ndarray, arrive: np.ndarray):
+        """Process: one file from flush to acknowledgement (or failure)."""
+        env, led = self.env, self.ledger
+        L = Ledger
+        req = led.requests
+        t0 = env.now
+        n_records = int(req["n_records"][ids].sum())
+        size = int(req["bytes"][ids].sum())
+        led.add_attempts(ids, arrive, fid)
+        deadline = float(arrive.min()) + self.cfg_request_timeout
+        row = [fid, self.idx, self.region, len(ids), n_records, size, t0, np.nan, np.nan, np.nan,
+               np.nan, F_PENDING, -1, "", -1, 0, ""]  # fmt: skip
+        led.add_file(row, len(self.buckets))
+        q, puts = yield from self._put_quorum(t0, size, deadline)
+        if puts is None:  # the agent died
+            row[L.F_STATUS], row[L.F_REASON] = F_LOST_AGENT, "agent died during PUT"
+            self._abandon(ids, arrive)
+            return
+        led.put_rows[fid] = puts
+        if q is None:
+            row[L.F_STATUS], row[L.F_REASON] = F_FAILED, "no PUT quorum"
+            self.router.retry(ids, np.full(len(ids), env.now + 0.001))
+            return
+        row[L.F_QUORUM] = q
+        row[L.F_COMMIT_START] = env.now
+        res, tries = yield from self._commit(fid, n_records, deadline)
+        row[L.F_TRIES] = tries
+        if res is not None and res.applied:
+            row[L.F_BATCH], row[L.F_COMMIT_REGION], row[L.F_EPOCH] = (
+                res.batch_id,
+                res.hint or "",
+                res.epoch,
+            )
+            row[L.F_COMMITTED] = env.now
+        if not self.is_up or not self.up_throughout(t0, env.now):
+            row[L.F_STATUS], row[L.F_REASON] = F_LOST_AGENT, "agent died during commit"
+            self._abandon(ids, arrive)
+            return
+        now = env.now
+        if res is None or res.outcome != "ok" or now > deadline:
+            reason = "commit timed out" if res is None else f"commit {res.outcome}"
+            if res is not None and res.outcome == "ok":
+                reason = "committed after the producers' request timeout"
+            row[L.F_STATUS], row[L.F_REASON] = F_FAILED, reason
+            self.router.retry(ids, np.full(len(ids), max(now, deadline)))
+            return
+        t_ack = now + 0.5 * self.net.zone_rtt(self.zone, self.zone)
+        row[L.F_STATUS], row[L.F_ACK] = F_ACKED, t_ack
+        ids = ids[req["status"][ids] == PENDING]
+        if self.router.producers_failed:
+            prods = req["producer"][ids]
+            alive = np.array([self.router.producers[p].is_up for p in prods], dtype=bool)
+            gone = ids[~alive]
+            req["status"][gone] = PRODUCER_DIED
+            req["end_s"][gone] = t_ack
+            ids = ids[alive]
+        req["status"][ids] = ACKED
+        req["ack_s"][ids] = t_ack
+        req["end_s"][ids] = t_ack
+        req["ack_file"][ids] = fid
+        req["leader_at_ack"][ids] = self.region_index[res.hint]
+
+    def _abandon(self, ids: np.ndarray, arrive: np.ndarray) -> None:
+        """The agent died with these requests: producers time out, then retry elsewhere."""
+        t_err = np.maximum(arrive + self.cfg_request_timeout, self.env.now)
+        self.router.retry(ids, t_err)

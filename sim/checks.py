@@ -1,0 +1,187 @@
+"""Checks after the run: what survived, acknowledged records lost, duplicates, stalls, latency.
+
+Everything here reads the ledger and the components' histories; nothing runs the model. The
+durability check is deliberately independent of how the model decided to acknowledge: it
+recomputes, from PUT outcomes, bucket histories and the table's final log, whether each
+acknowledged request is still readable once every surviving component has recovered.
+
+- A **file's data** survives if some bucket that is not destroyed holds a copy: a PUT that
+  completed while the bucket (and the path to it) was up, or a background repair, which copies the
+  file from a surviving holder ``repair_delay`` after the bucket is back.
+- A **file's metadata** survives if the surviving table replicas still reference it: for strong
+  kinds, a batch is held by the regions that took part in its quorum plus every other replica
+  that was up to receive it (or came back while a holder survived); for the eventual kind, the
+  final log merged from the surviving replicas, last writer wins.
+- A **lost acknowledged record** is one acknowledged to its producer and readable from no
+  surviving committed file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.ledger import ACKED, PUT_NOT_SENT, PUT_OK, PUT_PREDICTED
+from sim.topology import INF
+
+
+def file_copies(files: pd.DataFrame, buckets: list, net, repair_delay: float) -> np.ndarray:
+    """When each file landed in each bucket (files x buckets, inf if never)."""
+    n, nb = len(files), len(buckets)
+    copy = np.full((n, nb), INF)
+    if n == 0:
+        return copy
+    src = files["region"].to_numpy()
+    for j, b in enumerate(buckets):
+        st = files[f"put_state[{b.region}]"].to_numpy()
+        s = files[f"put_start_s[{b.region}]"].to_numpy()
+        e = files[f"put_end_s[{b.region}]"].to_numpy()
+        copy[st == PUT_OK, j] = e[st == PUT_OK]
+        pred = np.where(st == PUT_PREDICTED)[0]
+        if len(pred):
+            ok = b.up_throughout_mask(s[pred], e[pred])
+            for r in np.unique(src[pred]):
+                if r == b.region:
+                    continue
+                m = src[pred] == r
+                ok[m] &= net.link(r, b.region).up_throughout_mask(s[pred][m], e[pred][m])
+                ok[m] &= net.link(b.region, r).up_throughout_mask(s[pred][m], e[pred][m])
+            copy[pred[ok], j] = e[pred[ok]]
+    # background repair of missing copies, from a holder that still exists at repair time
+    destroyed = np.array([b.destroyed_at for b in buckets])
+    first = copy.min(axis=1)
+    for j, b in enumerate(buckets):
+        st = files[f"put_state[{b.region}]"].to_numpy()
+        cand = np.where(~np.isfinite(copy[:, j]) & np.isfinite(first) & (st != PUT_NOT_SENT))[0]
+        for i in cand:
+            back = b.next_up_after(first[i])
+            if back == INF:
+                continue
+            r = back + repair_delay
+            if ((copy[i] <= r) & (destroyed > r)).any() and b.destroyed_at > r:
+                copy[i, j] = r
+    return copy
+
+
+def data_survives(copy: np.ndarray, buckets: list) -> np.ndarray:
+    """Per file: does a bucket that is not destroyed hold it once everything recovered?"""
+    destroyed = np.array([b.destroyed_at for b in buckets])
+    return (
+        ((copy < destroyed) & np.isfinite(copy) & ~np.isfinite(destroyed)).any(axis=1)
+        if len(copy)
+        else np.zeros(0, bool)
+    )
+
+
+def batch_survives(table, holders: set[str], t: float) -> bool:
+    """Strong kinds: is a batch applied at ``t`` by the quorum ``holders`` still held somewhere?"""
+    reps = table.replicas
+    if any(reps[h].destroyed_at == INF for h in holders):
+        return True
+    last_holder = max(reps[h].destroyed_at for h in holders)
+    for r in table.regions:
+        rep = reps[r]
+        if r in holders or rep.destroyed_at < INF:
+            continue
+        # outside the quorum: it received the write at once if up, or catches up on return
+        if rep.up_at(t) or rep.next_up_after(t) < last_holder:
+            return True
+    return False
+
+
+def metadata_survivors(table, batches: pd.DataFrame, end: float) -> set[int]:
+    """Ids of the committed files whose metadata the surviving replicas still reference."""
+    final = table.final_log(end)
+    files: set[int] = set()
+    if not table.strong:
+        for e in final.values():
+            files.update(e.file_ids)
+        return files
+    info = {}
+    if len(batches):
+        for b, t, h in zip(
+            batches["batch_id"], batches["applied_s"], batches["holders"], strict=True
+        ):
+            info[int(b)] = (float(t), set(h.split(",")))
+    for e in final.values():
+        t, holders = info[e.batch_id]
+        if batch_survives(table, holders, t):
+            files.update(e.file_ids)
+    return files
+
+
+def lost_acked(
+    requests: pd.DataFrame, attempts: pd.DataFrame, readable_files: set[int]
+) -> pd.DataFrame:
+    """Acknowledged requests readable from no surviving committed file."""
+    acked = requests[requests["status"] == ACKED]
+    if acked.empty:
+        return acked
+    att = attempts[attempts["request_id"].isin(acked["request_id"])]
+    ok = att[att["file_id"].isin(readable_files)]["request_id"].unique()
+    return acked[~acked["request_id"].isin(ok)]
+
+
+def duplicates(attempts: pd.DataFrame, readable_files: set[int]) -> pd.DataFrame:
+    """Requests present in more than one readable committed file (their records appear twice)."""
+    att = attempts[attempts["file_id"].isin(readable_files)]
+    counts = att.groupby("request_id").size()
+    return counts[counts > 1]
+
+
+def unavailability_windows(
+    requests: pd.DataFrame, threshold: float, t_end: float
+) -> list[list[float]]:
+    """Intervals of at least ``threshold`` in which requests were outstanding and none was acked."""
+    if requests.empty:
+        return []
+    send = requests["send_s"].to_numpy()
+    end = requests["end_s"].to_numpy()
+    end = np.where(np.isfinite(end), end, t_end)
+    acks = np.sort(requests["ack_s"].dropna().to_numpy())
+    order = np.argsort(send, kind="stable")
+    s, e = send[order], end[order]
+    # union of the outstanding intervals: a new segment starts where a send comes after every
+    # earlier request has ended
+    reach = np.maximum.accumulate(e)
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = s[1:] > reach[:-1]
+    starts = s[new]
+    ends = np.append(reach[np.where(new)[0][1:] - 1], reach[-1])
+    out: list[list[float]] = []
+    for a, b in zip(starts, ends, strict=True):
+        if b - a < threshold:
+            continue
+        lo, hi = np.searchsorted(acks, a, side="right"), np.searchsorted(acks, b, side="left")
+        points = np.concatenate([[a], acks[lo:hi], [b]])
+        gaps = np.diff(points)
+        for i in np.where(gaps >= threshold)[0]:
+            out.append([round(float(points[i]), 6), round(float(points[i + 1]), 6)])
+    return out
+
+
+def latency_stats(values_ms: np.ndarray) -> dict:
+    """count, mean, p50, p90, p99, p999, max of a latency sample in ms."""
+    v = np.asarray(values_ms, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return {
+            "count": 0,
+            "mean": None,
+            "p50": None,
+            "p90": None,
+            "p99": None,
+            "p999": None,
+            "max": None,
+        }
+    q = np.percentile(v, [50, 90, 99, 99.9])
+    r = lambda x: round(float(x), 3)  # noqa: E731
+    return {
+        "count": int(len(v)),
+        "mean": r(v.mean()),
+        "p50": r(q[0]),
+        "p90": r(q[1]),
+        "p99": r(q[2]),
+        "p999": r(q[3]),
+        "max": r(v.max()),
+    }

@@ -1,0 +1,236 @@
+"""The ``sim`` command line.
+
+    sim run SCENARIO [--seed N] [--out DIR] [--set dotted.key=value ...] [--quiet] [--no-plots]
+    sim validate FILE...
+    sim schema [--out FILE]
+    sim list [DIR]
+    sim report RUN_DIR
+
+A bad scenario (or override) prints one line per problem, ``file:line:col: field: expected ...``,
+and exits with status 2 without a traceback and without writing anything under the results folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from sim.scenario import Scenario, ScenarioError, load_scenario
+
+EXIT_BAD_INPUT = 2
+
+
+def _fmt(v, unit: str = "") -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.1f}{unit}"
+    if isinstance(v, int):
+        return f"{v:,}{unit}"
+    return f"{v}{unit}"
+
+
+def summary_table(s: dict, run_dir: Path | None = None) -> str:
+    """A compact, readable table of a run's summary."""
+    lines = []
+    lines.append(
+        f"scenario {s['scenario']}   seed {s['seed']}   simulated {s['sim_duration_s']:,.0f} s   wall {s['wall_time_s']:.1f} s"
+    )
+    lines.append("")
+    lines.append(
+        f"{'latency (ms)':<28}{'count':>10}{'p50':>9}{'p90':>9}{'p99':>9}{'p99.9':>9}{'max':>10}"
+    )
+    p = s["produce_latency_ms"]
+    lines.append(
+        f"{'produce':<28}{_fmt(p['count']):>10}{_fmt(p['p50']):>9}{_fmt(p['p90']):>9}{_fmt(p['p99']):>9}{_fmt(p['p999']):>9}{_fmt(p['max']):>10}"
+    )
+    e = s["e2e_latency_ms"]
+    lines.append(
+        f"{'end-to-end':<28}{_fmt(e['count']):>10}{_fmt(e['p50']):>9}{'':>9}{_fmt(e['p99']):>9}{'':>9}{_fmt(e['max']):>10}"
+    )
+    for reg, v in s["produce_latency_ms_by_leader"].items():
+        lines.append(
+            f"{'  produce, leader ' + reg:<28}{_fmt(v['count']):>10}{_fmt(v['p50']):>9}{'':>9}{_fmt(v['p99']):>9}"
+        )
+    for reg, v in s["produce_latency_ms_by_producer_region"].items():
+        lines.append(
+            f"{'  produce, from ' + reg:<28}{_fmt(v['count']):>10}{_fmt(v['p50']):>9}{'':>9}{_fmt(v['p99']):>9}"
+        )
+    lines.append("")
+    r = s["records"]
+    lines.append(
+        f"records   sent {_fmt(r['sent'])}   acked {_fmt(r['acked'])}   failed {_fmt(r['failed'])}   "
+        f"lost (acked) {_fmt(r['lost_acked'])}   duplicated {_fmt(r['duplicated'])}   in flight at end {_fmt(r['in_flight_at_end'])}"
+    )
+    rpo = s["rpo"]
+    lines.append(
+        f"RPO       lost acknowledged records {rpo['lost_acked_records']:,}   window {rpo['lost_window_s']:.3f} s"
+    )
+    u = s["unavailability"]
+    wins = ", ".join(f"{a:,.1f}-{b:,.1f} s" for a, b in u["windows"][:5])
+    more = f" (+{len(u['windows']) - 5} more)" if len(u["windows"]) > 5 else ""
+    lines.append(
+        f"unavailable {u['total_s']:.2f} s in {len(u['windows'])} window(s){': ' + wins + more if wins else ''}"
+    )
+    ld = s["leader"]
+    tl = " -> ".join(f"{reg}@{t:,.1f}s" for t, reg in ld["timeline"][:6])
+    lines.append(f"leader    {ld['changes']} change(s): {tl}")
+    for f in s["faults"]:
+        end = "permanent" if f["end_s"] is None else f"{f['end_s']:,.1f} s"
+        lines.append(f"fault     {f['kind']} on {f['target']}: {f['start_s']:,.1f} s -> {end}")
+    if run_dir is not None:
+        lines.append("")
+        lines.append(f"results   {run_dir}")
+    return "\n".join(lines)
+
+
+def _load_or_exit(path: str, overrides: list[str] | None = None) -> Scenario:
+    try:
+        return load_scenario(path, overrides)
+    except ScenarioError as e:
+        for p in e.problems:
+            print(p, file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from sim.results import record_failure, write_run
+    from sim.runner import run
+
+    sc = _load_or_exit(a.scenario, a.set)
+    quiet = a.quiet or not sys.stderr.isatty()
+    progress = None
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=round(sc.run.duration), unit="sim-s", desc=sc.name, leave=False)
+
+        def progress(t: float) -> None:
+            bar.update(round(t) - bar.n)
+
+    seed = a.seed if a.seed is not None else sc.run.seed
+    try:
+        res = run(sc, seed, progress=progress)
+    except Exception:
+        if bar is not None:
+            bar.close()
+        tb = traceback.format_exc()
+        fail = record_failure(a.out, sc.name, seed if seed is not None else -1, tb)
+        print(tb, file=sys.stderr)
+        print(f"run failed; error recorded in {fail}", file=sys.stderr)
+        return 1
+    if bar is not None:
+        bar.close()
+    run_dir = write_run(res, a.out, plots=not a.no_plots, fmt=a.format, argv=sys.argv[1:])
+    print(summary_table(res.summary, run_dir))
+    return 0
+
+
+def cmd_validate(a: argparse.Namespace) -> int:
+    status = 0
+    for f in a.files:
+        try:
+            sc = load_scenario(f)
+            print(f"{f}: ok ({sc.name}: {len(sc.faults)} fault(s), {sc.run.duration:g} s)")
+        except ScenarioError as e:
+            status = EXIT_BAD_INPUT
+            for p in e.problems:
+                print(p, file=sys.stderr)
+    return status
+
+
+def cmd_schema(a: argparse.Namespace) -> int:
+    text = json.dumps(Scenario.model_json_schema(), indent=2)
+    if a.out:
+        Path(a.out).write_text(text + "\n")
+        print(f"wrote {a.out}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    folder = Path(a.dir)
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        print(f"no scenarios in {folder}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    width = max(len(f.stem) for f in files)
+    for f in files:
+        try:
+            sc = load_scenario(f)
+            print(f"{f.stem:<{width}}  {sc.description}")
+        except ScenarioError as e:
+            print(f"{f.stem:<{width}}  INVALID: {e.problems[0]}")
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from sim import plots
+    from sim.results import load_run
+
+    folder = Path(a.run_dir)
+    if not (folder / "summary.json").exists():
+        print(f"{folder}: not a run folder (no summary.json)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    made = plots.render_all(folder, fmt=a.format)
+    data = load_run(folder)
+    print(summary_table(data["summary"], folder))
+    print(f"plots     {', '.join(made)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="sim",
+        description="Multi-region streaming on object storage: simulation and failure-injection lab.",
+    )
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run a scenario and write its results folder")
+    r.add_argument("scenario")
+    r.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="root seed (default: the scenario's, else drawn and recorded)",
+    )
+    r.add_argument("--out", default="results", help="results folder (default: results)")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key, e.g. --set workload.linger=10ms",
+    )
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--no-plots", action="store_true", help="skip rendering plots")
+    r.add_argument("--format", choices=["png", "svg"], default="png")
+    r.set_defaults(fn=cmd_run)
+    v = sub.add_parser("validate", help="check scenario files (exit 0 if all valid, 2 otherwise)")
+    v.add_argument("files", nargs="+")
+    v.set_defaults(fn=cmd_validate)
+    s = sub.add_parser("schema", help="print or write the JSON Schema of scenario files")
+    s.add_argument("--out", default=None)
+    s.set_defaults(fn=cmd_schema)
+    li = sub.add_parser("list", help="list the scenarios of a folder with their descriptions")
+    li.add_argument("dir", nargs="?", default="scenarios")
+    li.set_defaults(fn=cmd_list)
+    rp = sub.add_parser("report", help="re-render plots and the summary from a run folder")
+    rp.add_argument("run_dir")
+    rp.add_argument("--format", choices=["png", "svg"], default="png")
+    rp.set_defaults(fn=cmd_report)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    a = ap.parse_args(argv)
+    return a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

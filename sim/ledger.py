@@ -1,0 +1,199 @@
+"""The ledger: the one sink of everything the run records, columnar, turned into tables at the end.
+
+Nothing in the model keeps a Python object per record or per request. Produce requests live in
+growable numpy columns indexed by request id (updated with vectorised assignments when a file is
+acknowledged or fails); files, metadata batches, leader changes and faults are appended one row
+per event that exists in the real system (a flush, a commit, a lease change). DataFrames are built
+only after the run (``requests_frame``, ``files_frame`` ...), so checks and notebooks can cut them
+any way they like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+# request status codes
+PENDING, ACKED, FAILED_TIMEOUT, PRODUCER_DIED = 0, 1, 2, 3
+REQUEST_STATUS = {
+    PENDING: "in_flight",
+    ACKED: "acked",
+    FAILED_TIMEOUT: "failed",
+    PRODUCER_DIED: "producer_died",
+}
+
+# file status codes
+F_PENDING, F_ACKED, F_FAILED, F_LOST_AGENT = 0, 1, 2, 3
+FILE_STATUS = {
+    F_PENDING: "in_flight",
+    F_ACKED: "acked",
+    F_FAILED: "failed",
+    F_LOST_AGENT: "agent_died",
+}
+
+# per-bucket PUT state codes
+PUT_OK, PUT_PREDICTED, PUT_FAILED, PUT_NOT_SENT = 0, 1, 2, 3
+
+
+class RequestColumns:
+    """Produce requests: one row per request (a producer's linger batch), columns by name."""
+
+    COLS = {
+        "producer": (np.int32, -1),
+        "send_s": (np.float64, np.nan),
+        "n_records": (np.int32, 0),
+        "bytes": (np.int64, 0),
+        "ack_s": (np.float64, np.nan),
+        "end_s": (np.float64, np.nan),
+        "status": (np.int8, PENDING),
+        "attempts": (np.int16, 0),
+        "ack_file": (np.int64, -1),
+        "leader_at_ack": (np.int16, -1),
+    }
+
+    def __init__(self, capacity: int = 1 << 16):
+        self.cap = capacity
+        self.cols = {k: np.full(capacity, fill, dtype=dt) for k, (dt, fill) in self.COLS.items()}
+        self.n = 0
+
+    def _grow(self, need: int) -> None:
+        cap = self.cap
+        while cap < need:
+            cap *= 2
+        for k, (dt, fill) in self.COLS.items():
+            b = np.full(cap, fill, dtype=dt)
+            b[: self.n] = self.cols[k][: self.n]
+            self.cols[k] = b
+        self.cap = cap
+
+    def add(
+        self, producer: int, send_s: np.ndarray, n_records: np.ndarray, size: int
+    ) -> np.ndarray:
+        """Register new requests; return their ids."""
+        start = self.n
+        end = start + len(send_s)
+        if end > self.cap:
+            self._grow(end)
+        c = self.cols
+        c["producer"][start:end] = producer
+        c["send_s"][start:end] = send_s
+        c["n_records"][start:end] = n_records
+        c["bytes"][start:end] = n_records * size
+        self.n = end
+        return np.arange(start, end, dtype=np.int64)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.cols[name]
+
+
+@dataclass
+class Ledger:
+    """Everything a run records, for the summary, the checks and later analysis."""
+
+    regions: list[str]
+    bucket_regions: list[str]
+    requests: RequestColumns = field(default_factory=RequestColumns)
+    attempts: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = field(default_factory=list)
+    file_rows: list[list] = field(default_factory=list)
+    put_rows: list[tuple] = field(default_factory=list)
+    batches: dict[str, list] = field(default_factory=dict)
+    receipts: list[tuple[int, int, float]] = field(default_factory=list)
+    leader: list[tuple[float, str, int, str]] = field(default_factory=list)
+    faults: list[dict] = field(default_factory=list)
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+    table_ops: list[tuple[float, str, str, float, str]] = field(default_factory=list)
+
+    # positions in a file row
+    (F_ID, F_AGENT, F_REGION, F_NREQ, F_NREC, F_BYTES, F_FLUSH, F_QUORUM, F_COMMIT_START,
+     F_COMMITTED, F_ACK, F_STATUS, F_BATCH, F_COMMIT_REGION, F_EPOCH, F_TRIES, F_REASON) = range(17)  # fmt: skip
+    FILE_COLS = (
+        "file_id", "agent", "region", "n_requests", "n_records", "bytes", "flush_s",
+        "quorum_s", "commit_start_s", "committed_s", "ack_s", "status", "batch_id",
+        "commit_region", "epoch", "commit_tries", "reason",
+    )  # fmt: skip
+    BATCH_COLS = (
+        "batch_id", "region", "epoch", "start_s", "applied_s", "first_offset", "n_files",
+        "n_records", "holders",
+    )  # fmt: skip
+
+    def __post_init__(self):
+        self.batches = {c: [] for c in self.BATCH_COLS}
+
+    # -- recording ----------------------------------------------------------------------------
+    def add_attempts(self, req_ids: np.ndarray, arrive_s: np.ndarray, file_id: int) -> None:
+        """Record that these requests (one attempt each) went into file ``file_id``."""
+        att = self.requests["attempts"][req_ids]
+        self.attempts.append((req_ids, arrive_s, att, file_id))
+
+    def add_file(self, row: list, n_buckets: int) -> None:
+        """Append one file row (values in FILE_COLS order) at flush; later stages update it."""
+        assert row[0] == len(self.file_rows), "files are recorded in flush order"
+        self.file_rows.append(row)
+        self.put_rows.append([np.nan, np.nan, float(PUT_NOT_SENT)] * n_buckets)
+
+    def add_batch(self, row: dict) -> None:
+        """Append one metadata batch (a group commit applied by the table)."""
+        for c in self.BATCH_COLS:
+            self.batches[c].append(row[c])
+
+    def note(self, t: float, kind: str, text: str) -> None:
+        """A line of the run's event log (elections, handovers, failovers, fault actions)."""
+        self.events.append((t, kind, text))
+
+    # -- tables after the run -----------------------------------------------------------------
+    def requests_frame(self) -> pd.DataFrame:
+        """One row per produce request."""
+        r = self.requests
+        n = r.n
+        df = pd.DataFrame({k: r[k][:n].copy() for k in RequestColumns.COLS})
+        df.insert(0, "request_id", np.arange(n, dtype=np.int64))
+        return df
+
+    def attempts_frame(self) -> pd.DataFrame:
+        """One row per attempt of a request (which file carried it)."""
+        if not self.attempts:
+            return pd.DataFrame(
+                {"request_id": [], "arrive_s": [], "attempt": [], "file_id": []}
+            ).astype({"request_id": np.int64, "attempt": np.int16, "file_id": np.int64})
+        ids = np.concatenate([a[0] for a in self.attempts])
+        arr = np.concatenate([a[1] for a in self.attempts])
+        att = np.concatenate([a[2] for a in self.attempts])
+        fid = np.concatenate([np.full(len(a[0]), a[3], dtype=np.int64) for a in self.attempts])
+        return pd.DataFrame({"request_id": ids, "arrive_s": arr, "attempt": att, "file_id": fid})
+
+    def files_frame(self) -> pd.DataFrame:
+        """One row per flushed file, with its PUT outcome per bucket in wide columns."""
+        df = pd.DataFrame(self.file_rows, columns=list(self.FILE_COLS))
+        if df.empty:
+            return df
+        puts = np.array(self.put_rows, dtype=np.float64).reshape(len(df), -1)
+        nb = len(self.bucket_regions)
+        for j, b in enumerate(self.bucket_regions):
+            df[f"put_start_s[{b}]"] = puts[:, 3 * j]
+            df[f"put_end_s[{b}]"] = puts[:, 3 * j + 1]
+            df[f"put_state[{b}]"] = puts[:, 3 * j + 2].astype(np.int8)
+        assert puts.shape[1] == 3 * nb
+        return df
+
+    def batches_frame(self) -> pd.DataFrame:
+        """One row per metadata batch the table applied."""
+        return pd.DataFrame(self.batches)
+
+    def receipts_frame(self) -> pd.DataFrame:
+        """One row per (file, consumer) receipt."""
+        if not self.receipts:
+            return pd.DataFrame({"file_id": [], "consumer": [], "receipt_s": []})
+        a = np.array(self.receipts, dtype=np.float64)
+        return pd.DataFrame(
+            {
+                "file_id": a[:, 0].astype(np.int64),
+                "consumer": a[:, 1].astype(np.int32),
+                "receipt_s": a[:, 2],
+            }
+        )
+
+    def leader_frame(self) -> pd.DataFrame:
+        """Lease changes: when, which region, epoch, and why."""
+        return pd.DataFrame(self.leader, columns=["t_s", "region", "epoch", "cause"])

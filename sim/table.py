@@ -1,0 +1,381 @@
+"""The multi-region metadata table: MRSC, Spanner, single-region, and eventually consistent.
+
+Each region's control plane talks to the table through its own region's endpoint and keeps no
+state of its own. What differs between kinds is *who must take part in a write* (and so how long it
+takes and which regions hold it once it returns) and *what a read sees*:
+
+- ``mrsc`` (DynamoDB global table, multi-region strong consistency). Exactly 3 replicas, or 2 plus a
+  witness. A write in region R returns once it is replicated to at least one other live replica,
+  and the table's internal leader must be in every quorum (AWS docs). So from the leader's region
+  it costs the local write plus the RTT to the nearest other live replica; from any other region
+  the local write plus the RTT to the leader's region. Concurrent writes to one item from two
+  regions: the later fails with a replicated-write conflict. If the leader's replica is lost the
+  table elects another after ``leader_failover`` (not published: 10 s, an estimate).
+- ``spanner`` (multi-region configuration: two read-write regions with two replicas each and a
+  witness region). A write travels to the default leader region, which commits once a majority of
+  the 5 voters agree (its own two replicas plus the nearest other voting region), then waits out
+  TrueTime's uncertainty (commit wait ~2 epsilon, epsilon 1-7 ms: Corbett et al., OSDI 2012).
+- ``single-region`` (a standard DynamoDB table): every write goes to the one home region.
+- ``eventual`` (DynamoDB MREC-style: a counter-example). A write is applied to the local replica
+  and returns; other replicas get it after a replication lag ("typically within a second or less",
+  AWS docs: lognormal p50 300 ms / p99 1 s, an estimate), and concurrent writes to an item are
+  resolved last-writer-wins. Conditional writes only see the local replica, so two regions can
+  both win an election, and a write not yet replicated is lost with its region.
+
+Local operation latency: DynamoDB single region is "single-digit ms" service-side (AWS) and
+10-20 ms as observed by clients (Dynobase); the default local operation is lognormal p50 8 ms /
+p99 25 ms, an estimate inside those figures. Operations that cannot reach their quorum fail after
+``op_timeout`` (1 s, an estimate).
+
+The table's state is a handful of items: the lease, each region's health record, and the log of
+committed metadata batches keyed by first offset. Strong kinds keep one state; ``eventual`` keeps
+one per replica and replicates item writes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+from sim.latency import LogNormal
+from sim.network import Network
+from sim.rng import Block
+from sim.topology import INF, Component
+
+TABLE_KINDS = ("mrsc", "spanner", "single-region", "eventual")
+
+
+@dataclass
+class Lease:
+    """The leader lease item: who holds it, its epoch, and when it expires (table time)."""
+
+    holder: str | None = None
+    epoch: int = 0
+    expires: float = -INF
+
+
+@dataclass
+class LogEntry:
+    """One committed metadata batch as stored in the table's log item."""
+
+    batch_id: int
+    first_offset: int
+    n_records: int
+    file_ids: tuple[int, ...]
+    stamp: tuple[float, str]
+
+
+@dataclass
+class TableState:
+    """What one replica (or the one strong state) holds."""
+
+    lease: Lease = field(default_factory=Lease)
+    lease_stamp: tuple[float, str] = (-INF, "")
+    health: dict[str, tuple[float, float]] = field(default_factory=dict)
+    next_offset: int = 0
+    log: dict[int, LogEntry] = field(default_factory=dict)
+    committed_files: set[int] = field(default_factory=set)
+    last_write: dict[str, tuple[float, str]] = field(default_factory=dict)
+
+
+class TableReplica(Component):
+    """One region's replica (or endpoint) of the metadata table."""
+
+    def __init__(self, region: str, voting: bool, witness: bool):
+        super().__init__(f"table:{region}", region)
+        self.voting = voting
+        self.witness = witness
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one table operation will go: its latency and the regions that take part."""
+
+    latency: float
+    participants: tuple[str, ...]
+
+
+class MetadataTable:
+    """The metadata table of one cluster, of one of ``TABLE_KINDS``."""
+
+    def __init__(
+        self,
+        kind: str,
+        regions: list[str],
+        client_regions: list[str],
+        leader_region: str,
+        witness: str | None,
+        network: Network,
+        block: Block,
+        local: LogNormal,
+        op_timeout: float,
+        leader_failover: float,
+        replication_lag: LogNormal,
+        conflict_window: float,
+    ):
+        if kind not in TABLE_KINDS:
+            raise ValueError(f"unknown table kind {kind!r}")
+        self.kind = kind
+        self.regions = list(regions)
+        self.leader_region = leader_region
+        self.witness = witness
+        self.net = network
+        self.block = block
+        self.local = local
+        self.op_timeout = op_timeout
+        self.leader_failover = leader_failover
+        self.replication_lag = replication_lag
+        self.conflict_window = conflict_window
+        all_regions = sorted(set(regions) | set(client_regions))
+        self.replicas: dict[str, TableReplica] = {
+            r: TableReplica(r, voting=r in regions, witness=(r == witness)) for r in all_regions
+        }
+        self.strong = kind != "eventual"
+        self._shared = TableState()
+        self._views = {r: TableState() for r in regions} if not self.strong else {}
+        self._pending: list[tuple[float, int, str, str, tuple]] = []
+        self._seq = 0
+        self.leader_changes: list[tuple[float, str]] = [(0.0, leader_region)]
+        self.conflicts = 0
+
+    # -- planning ------------------------------------------------------------------------------
+    def _live(self, region: str, src: str) -> bool:
+        return self.replicas[region].is_up and self.net.path_ok(src, region)
+
+    def _local_time(self, region: str) -> float:
+        return self.local.sample(self.block, self.replicas[region].slowdown)
+
+    def plan_write(self, region: str) -> Plan | None:
+        """The latency and participants of a write from ``region`` now; None if it cannot commit."""
+        rep = self.replicas[region]
+        if not rep.is_up:
+            return None
+        kind = self.kind
+        if kind == "mrsc":
+            if region not in self.regions:
+                return None
+            leader = self.leader_region
+            if region == leader:
+                others = [r for r in self.regions if r != region and self._live(r, region)]
+                if not others:
+                    return None
+                partner = self.net.nearest(region, others)[0]
+            else:
+                if not self._live(leader, region):
+                    return None
+                partner = leader
+            lat = self._local_time(region) + self.net.rtt(region, partner)
+            s = self.replicas[partner].slowdown
+            if s is not None:
+                lat += s.add_s
+            return Plan(lat, (region, partner))
+        if kind == "spanner":
+            leader = self.leader_region
+            if not self._live(leader, region):
+                return None
+            voters = [r for r in self.regions if r != leader and self._live(r, leader)]
+            if not voters:
+                return None
+            partner = self.net.nearest(leader, voters)[0]
+            lat = 0.0 if region == leader else self.net.rtt(region, leader)
+            lat += self._local_time(leader) + self.net.rtt(leader, partner)
+            lat += 2 * (0.001 + 0.006 * self.block.uniform())  # commit wait, 2 * epsilon
+            return Plan(lat, (region, leader, partner))
+        if kind == "single-region":
+            home = self.leader_region
+            if not self._live(home, region):
+                return None
+            lat = self._local_time(home) + (0.0 if region == home else self.net.rtt(region, home))
+            return Plan(lat, (region, home))
+        # eventual: local replica only
+        if region not in self.regions:
+            return None
+        return Plan(self._local_time(region), (region,))
+
+    def plan_read(self, region: str) -> Plan | None:
+        """A strongly consistent read where the kind offers one (as costly as a write, estimate)."""
+        if self.kind == "eventual":
+            rep = self.replicas[region]
+            return Plan(self._local_time(region), (region,)) if rep.is_up else None
+        return self.plan_write(region)
+
+    def still_valid(self, plan: Plan, t0: float, t1: float) -> bool:
+        """Whether every replica and path an operation relied on stayed up over [t0, t1]."""
+        first = plan.participants[0]
+        for r in plan.participants:
+            if not self.replicas[r].up_throughout(t0, t1):
+                return False
+            if r != first and not self.net.path_ok_throughout(first, r, t0, t1):
+                return False
+        if self.strong and self.kind != "single-region":
+            # the internal leader must not have moved under the operation
+            if self.leader_changes[-1][0] > t0:
+                return False
+        return True
+
+    # -- state ---------------------------------------------------------------------------------
+    def view(self, region: str, now: float) -> TableState:
+        """The state a read from ``region`` sees now."""
+        if self.strong:
+            return self._shared
+        self._replicate_until(now)
+        return self._views[region]
+
+    def _targets(self, region: str) -> list[TableState]:
+        return [self._shared] if self.strong else [self._views[region]]
+
+    def _ship(self, region: str, now: float, item: str, args: tuple) -> None:
+        """Eventual kind: queue the replication of an item write to the other replicas."""
+        if self.strong:
+            return
+        for r in self.regions:
+            if r == region:
+                continue
+            lag = self.replication_lag.sample(self.block) + self.net.base_s[(region, r)] / 2
+            self._seq += 1
+            heapq.heappush(self._pending, (now + lag, self._seq, r, item, (region,) + args))
+
+    def _replicate_until(self, now: float) -> None:
+        pend = self._pending
+        while pend and pend[0][0] <= now:
+            t, _, dst, item, args = heapq.heappop(pend)
+            src = args[0]
+            if self.replicas[src].destroyed_at <= t:
+                continue  # the source's region was destroyed before the change left it
+            rep = self.replicas[dst]
+            if not rep.up_at(t) or not self.net.path_ok_throughout(src, dst, t, t):
+                if rep.destroyed:
+                    continue
+                # retry once the replica is reachable again (async replication catches up)
+                back = max(rep.next_up_after(t), t + 1.0)
+                if back < INF:
+                    self._seq += 1
+                    heapq.heappush(pend, (back, self._seq, dst, item, args))
+                continue
+            self._apply_item(self._views[dst], item, args[1:])
+
+    @staticmethod
+    def _apply_item(st: TableState, item: str, args: tuple) -> None:
+        """Apply a replicated item write with last-writer-wins."""
+        if item == "lease":
+            lease, stamp = args
+            if stamp > st.lease_stamp:
+                st.lease, st.lease_stamp = lease, stamp
+        elif item == "health":
+            reg, val = args
+            if reg not in st.health or val[0] > st.health[reg][0]:
+                st.health[reg] = val
+        elif item == "log":
+            (entry,) = args
+            old = st.log.get(entry.first_offset)
+            if old is None or entry.stamp > old.stamp:
+                if old is not None:
+                    st.committed_files.difference_update(old.file_ids)
+                st.log[entry.first_offset] = entry
+                st.committed_files.update(entry.file_ids)
+            st.next_offset = max(st.next_offset, entry.first_offset + entry.n_records)
+
+    def _conflict(self, st: TableState, item: str, region: str, t0: float, now: float) -> bool:
+        """MRSC: a write to ``item`` collides with another region's write applied meanwhile."""
+        last = st.last_write.get(item)
+        st.last_write[item] = (now, region)
+        if self.kind != "mrsc" or last is None:
+            return False
+        t_last, r_last = last
+        if r_last != region and t_last > t0 - self.conflict_window:
+            self.conflicts += 1
+            st.last_write[item] = last
+            return True
+        return False
+
+    def write_health(self, region: str, now: float, latency: float) -> None:
+        """Record a region's measured table latency (its heartbeat)."""
+        val = (now, latency)
+        for st in self._targets(region):
+            st.health[region] = val
+        self._ship(region, now, "health", (region, val))
+
+    def cas_lease(self, region: str, now: float, expect_epoch: int, new: Lease) -> bool:
+        """Conditional write of the lease: succeeds only if its epoch is still ``expect_epoch``."""
+        st = self._targets(region)[0]
+        if st.lease.epoch != expect_epoch:
+            return False
+        stamp = (now, region)
+        st.lease, st.lease_stamp = new, stamp
+        self._ship(region, now, "lease", (new, stamp))
+        return True
+
+    def commit(
+        self,
+        region: str,
+        t0: float,
+        now: float,
+        epoch: int | None,
+        batch_id: int,
+        file_ids: list[int],
+        n_records: list[int],
+    ) -> tuple[str, int, list[bool]]:
+        """Apply a metadata batch: fenced by the lease epoch (None: active-active, no fence).
+
+        Returns (outcome, first_offset, applied-per-file). Outcome is ``ok``, ``fenced`` or
+        ``conflict``. Commits are idempotent per file id: a file already committed is skipped.
+        """
+        st = self._targets(region)[0]
+        if epoch is not None and (st.lease.epoch != epoch or st.lease.holder != region):
+            return "fenced", -1, []
+        if self._conflict(st, "log", region, t0, now):
+            return "conflict", -1, []
+        applied = [f not in st.committed_files for f in file_ids]
+        ids = tuple(f for f, a in zip(file_ids, applied, strict=True) if a)
+        total = sum(n for n, a in zip(n_records, applied, strict=True) if a)
+        first = st.next_offset
+        if ids:
+            entry = LogEntry(batch_id, first, total, ids, (now, region))
+            st.log[first] = entry
+            st.committed_files.update(ids)
+            st.next_offset = first + total
+            self._ship(region, now, "log", (entry,))
+        return "ok", first, applied
+
+    # -- the table's own leader ----------------------------------------------------------------
+    def watch_leader(self, env):
+        """Process: elect a new internal leader when the leader's replica stays down too long."""
+        if self.kind not in ("mrsc", "spanner"):
+            return
+        down_since = None
+        while True:
+            yield env.timeout(1.0)
+            rep = self.replicas[self.leader_region]
+            if rep.is_up:
+                down_since = None
+                continue
+            if down_since is None:
+                down_since = env.now
+            if env.now - down_since >= self.leader_failover:
+                cands = [
+                    r
+                    for r in self.regions
+                    if r != self.leader_region and self.replicas[r].is_up and r != self.witness
+                ]
+                if cands:
+                    new = self.net.nearest(self.leader_region, cands)[0]
+                    self.leader_region = new
+                    self.leader_changes.append((env.now, new))
+                    down_since = None
+
+    # -- after the run -------------------------------------------------------------------------
+    def final_log(self, end: float) -> dict[int, LogEntry]:
+        """The metadata log as the surviving replicas hold it once everything has recovered."""
+        if self.strong:
+            return dict(self._shared.log)
+        self._replicate_until(math.inf)
+        merged: dict[int, LogEntry] = {}
+        for r in self.regions:
+            if self.replicas[r].destroyed:
+                continue
+            for off, e in self._views[r].log.items():
+                old = merged.get(off)
+                if old is None or e.stamp > old.stamp:
+                    merged[off] = e
+        return merged
