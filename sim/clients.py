@@ -11,7 +11,7 @@ KIP-580) until ``delivery_timeout`` (Kafka default 120 s) from its first send ru
 in-flight limit is not modelled (estimate: agents answer in well under a linger's multiple).
 
 **Consumers.** One per region by default. A consumer learns of a committed file when its agent
-next polls the control plane (every ``poll_interval``, uniformly out of phase: 100 ms, an
+next polls the control plane (every ``poll_interval``, uniformly out of phase: 400 ms, an
 estimate calibrated against the published end-to-end latency) plus one metadata read, then GETs it
 from the nearest bucket that holds it. Receipts are computed after the run, vectorised, from the
 commit times and the buckets' histories: no event per file.

@@ -168,7 +168,7 @@ class WorkloadConfig(_Model):
     consumer_regions: list[str] | None = Field(None, description="default: all regions")
     consumers_per_region: int = Field(1, ge=0)
     poll_interval: Duration = Field(
-        0.1, description="estimate, calibrated to the published end-to-end latency"
+        0.4, description="estimate, calibrated to the published end-to-end latency"
     )
 
 

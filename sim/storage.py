@@ -12,7 +12,7 @@ per-connection throughput.
 - ``s3-standard``. AWS says small requests see a median "often in the tens of ms" and recommends
   retrying after 2 s, then 4 s (S3 performance guidelines). Third-party GET time-to-first-byte:
   ~30 ms typical, 80 ms "rather common" (quickwit.io). No authoritative PUT percentiles are
-  published: the PUT median 75 ms / p99 250 ms were *calibrated* so that the single-region
+  published: the PUT median 85 ms / p99 300 ms were *calibrated* so that the single-region
   simulation lands on the real system's published produce p50 250 ms / p99 500 ms (see
   docs/calibration.md). Per-connection throughput 100 MB/s: an estimate.
 - ``s3-express``. S3 Express One Zone: "single-digit millisecond" first byte, up to 10x faster
@@ -45,7 +45,7 @@ class StorageProfile:
 PROFILES: dict[str, StorageProfile] = {
     "s3-standard": StorageProfile(
         "s3-standard",
-        put=LogNormal.from_percentiles(75.0, 250.0),
+        put=LogNormal.from_percentiles(85.0, 300.0),
         get=LogNormal.from_percentiles(30.0, 80.0),
         throughput_bps=100e6,
         source="PUT calibrated to published produce latency; GET from quickwit.io (30/80 ms)",
