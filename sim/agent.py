@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.clients import Producer, backoff
+from sim.clients import _NO_IDS, _NO_TIMES, Producer, backoff
 from sim.control_plane import ControlPlane
 from sim.ledger import (
     ACKED,
@@ -164,7 +164,8 @@ class Agent(Component):
             if len(ids):
                 ids_l.append(ids)
                 arr_l.append(t + 0.5 * self.net.zone_rtt(p.zone, self.zone))
-        if self.retry_in:
+        had_retries = bool(self.retry_in)
+        if had_retries:
             keep = []
             for t, ids in self.retry_in:
                 m = t <= now
@@ -179,11 +180,17 @@ class Agent(Component):
                     keep.append((t, ids))
             self.retry_in = keep
         if not ids_l:
-            return np.empty(0, dtype=np.int64), np.empty(0)
-        ids = np.concatenate(ids_l)
-        arr = np.concatenate(arr_l)
-        alive = self.ledger.requests["status"][ids] == PENDING
-        return ids[alive], arr[alive]
+            return _NO_IDS, _NO_TIMES
+        if len(ids_l) == 1:
+            ids, arr = ids_l[0], arr_l[0]
+        else:
+            ids = np.concatenate(ids_l)
+            arr = np.concatenate(arr_l)
+        if had_retries:
+            alive = self.ledger.requests["status"][ids] == PENDING
+            if not alive.all():
+                return ids[alive], arr[alive]
+        return ids, arr
 
     def _bounce(self, ids: np.ndarray, arrive: np.ndarray) -> None:
         """Requests sent to this agent while it is down: the producers time out and retry."""
@@ -233,14 +240,18 @@ class Agent(Component):
                 continue
             cum = np.cumsum(self.ledger.requests["bytes"][ids])
             if cum[-1] <= cfg.max_file_size:
-                parts = [(ids, arrive)]
+                parts = [(ids, arrive, int(cum[-1]))]
             else:  # split at max_file_size
                 part = (cum - 1) // cfg.max_file_size
-                parts = [(ids[part == k], arrive[part == k]) for k in np.unique(part)]
-            for f_ids, f_arrive in parts:
+                sizes = self.ledger.requests["bytes"]
+                parts = []
+                for k in np.unique(part):
+                    sel = part == k
+                    parts.append((ids[sel], arrive[sel], int(sizes[ids[sel]].sum())))
+            for f_ids, f_arrive, f_size in parts:
                 fid = self.counters["files"]
                 self.counters["files"] = fid + 1
-                env.process(self._write_file(fid, f_ids, f_arrive))
+                env.process(self._write_file(fid, f_ids, f_arrive, f_size))
 
     # -- one file ------------------------------------------------------------------------------
     @property
@@ -428,14 +439,13 @@ class Agent(Component):
             )
         return None, tries
 
-    def _write_file(self, fid: int, ids: np.ndarray, arrive: np.ndarray):
+    def _write_file(self, fid: int, ids: np.ndarray, arrive: np.ndarray, size: int):
         """Process: one file from flush to acknowledgement (or failure)."""
         env, led = self.env, self.ledger
         L = Ledger
         req = led.requests
         t0 = env.now
-        n_records = int(req["n_records"][ids].sum())
-        size = int(req["bytes"][ids].sum())
+        n_records = size // self.router.cfg.record_size
         led.add_attempts(ids, arrive, fid)
         deadline = float(arrive.min()) + self.cfg_request_timeout
         row = [fid, self.idx, self.region, len(ids), n_records, size, t0, np.nan, np.nan, np.nan,

