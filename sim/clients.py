@@ -52,6 +52,7 @@ class Producer(Component):
         self._ids = np.empty(0, dtype=np.int64)
         self._gen_until = 0.0
         self._last_send = gen.exponential(cfg.linger)  # random phase
+        self.region_idx = -1  # set by the runner: index of the producer's current region
         self.home_agent = None
         self.agent = None
         self.switch_at = np.inf
@@ -87,7 +88,7 @@ class Producer(Component):
                 continue
             n = 1 + self.gen.poisson(rate * cfg.linger, len(t)).astype(np.int32)
             self._last_send = float(t[-1])
-            ids = self.requests.add(self.idx, t, n, cfg.record_size)
+            ids = self.requests.add(self.idx, t, n, cfg.record_size, self.region_idx)
             self._t = np.concatenate([self._t, t])
             self._ids = np.concatenate([self._ids, ids])
 
@@ -121,3 +122,28 @@ def backoff(cfg, attempts: np.ndarray, u: np.ndarray) -> np.ndarray:
 def pending(requests: RequestColumns, ids: np.ndarray) -> np.ndarray:
     """Mask of the requests among ``ids`` that are still unresolved."""
     return requests["status"][ids] == PENDING
+
+
+class Consumer(Component):
+    """A consumer in one zone; it may move between regions (its region history is kept)."""
+
+    def __init__(self, name: str, region: str, zone: str):
+        super().__init__(name, region, zone)
+        self._moves_t: list[float] = [0.0]
+        self._moves_r: list[str] = [region]
+
+    def move(self, t: float, region: str) -> None:
+        """From time ``t`` on, the consumer reads from ``region``."""
+        self._moves_t.append(t)
+        self._moves_r.append(region)
+        self.region = region
+
+    def current_region(self, t: float) -> str:
+        """The region the consumer was in at time ``t``."""
+        i = int(np.searchsorted(self._moves_t, t, side="right")) - 1
+        return self._moves_r[max(i, 0)]
+
+    def region_segments(self, end: float) -> list[tuple[float, float, str]]:
+        """(start, end, region) of each stay."""
+        ts = self._moves_t + [max(end, self._moves_t[-1]) + 1e9]
+        return [(ts[i], ts[i + 1], self._moves_r[i]) for i in range(len(self._moves_r))]

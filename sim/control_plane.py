@@ -105,11 +105,22 @@ class ControlPlane(Component):
         self._wake = None
         self.on_commit = None  # set by the runner: callback(batch info)
         self.preference: str = cfg.preference
+        self.capacity_factor = 1.0  # share of instances alive (a zone outage lowers it)
+        self.error_ewma = 0.0
+        self.degraded = False  # soft-failure detector's verdict on this region
+        self._bad_since: float | None = None
+        self._good_since: float | None = None
 
     # -- what others see -----------------------------------------------------------------------
     def local_time(self, now: float) -> float:
         """This region's clock reading at true time ``now``."""
         return now + self.clock_offset + self.clock_drift * (now - self._drift_from)
+
+    def set_clock(self, t: float, offset: float, drift: float) -> None:
+        """From true time ``t``, this region's clock reads ``offset`` off and drifts ``drift`` s/s."""
+        self.clock_offset = offset
+        self.clock_drift = drift
+        self._drift_from = t
 
     def leads(self, now: float) -> bool:
         """Whether this control plane believes it holds the lease now."""
@@ -130,19 +141,57 @@ class ControlPlane(Component):
             self.env.process(self._committer())
 
     # -- election ------------------------------------------------------------------------------
-    def _observe(self, latency: float) -> None:
-        """Fold one table operation's latency into this region's EWMA."""
+    def _observe(self, latency: float, error: bool = False) -> None:
+        """Fold one table operation's latency (and whether it failed) into this region's EWMAs."""
         a = self.cfg.latency_ewma_alpha
         e = self.latency_ewma
         self.latency_ewma = latency if e is None else (1 - a) * e + a * latency
+        self.error_ewma = (1 - a) * self.error_ewma + a * (1.0 if error else 0.0)
 
-    def preferred(self, health: dict[str, tuple[float, float]], now: float) -> str | None:
-        """The region the rigged election favours now, from the table's health records."""
+    def _detect_soft_failure(self, now: float) -> None:
+        """Soft-failure detector: table operations too slow (or failing) for long enough.
+
+        The region is *degraded* once its latency EWMA stays above ``soft_failure_threshold`` (or
+        its error EWMA above ``soft_failure_error_rate``) for ``soft_failure_window``, and healthy
+        again after as long below. A degraded region is never preferred, and a degraded leader
+        hands the lease over at once.
+        """
+        cfg = self.cfg
+        if not cfg.soft_failure_detection:
+            return
+        bad = (self.latency_ewma or 0.0) > cfg.soft_failure_threshold or (
+            self.error_ewma > cfg.soft_failure_error_rate
+        )
+        if bad:
+            self._good_since = None
+            if self._bad_since is None:
+                self._bad_since = now
+            if not self.degraded and now - self._bad_since >= cfg.soft_failure_window:
+                self.degraded = True
+                self.ledger.note(
+                    now, "detector", f"{self.region} degraded: table ops too slow or failing"
+                )
+        else:
+            self._bad_since = None
+            if self._good_since is None:
+                self._good_since = now
+            if self.degraded and now - self._good_since >= cfg.soft_failure_window:
+                self.degraded = False
+                self.ledger.note(now, "detector", f"{self.region} healthy again")
+
+    def preferred(self, health: dict[str, tuple], now: float) -> str | None:
+        """The region the rigged election favours now, from the table's health records.
+
+        Only responsive regions (a fresh heartbeat) that the soft-failure detector does not call
+        degraded are candidates (all responsive ones if every one is degraded).
+        """
         mode = self.preference
         if mode == "none":
             return None
         fresh = self.cfg.responsive_window
-        responsive = sorted(r for r, (t, _) in health.items() if now - t <= fresh)
+        responsive = sorted(r for r, h in health.items() if now - h[0] <= fresh)
+        healthy = [r for r in responsive if not health[r][2]]
+        responsive = healthy or responsive
         if mode != "auto" and mode in responsive:
             return mode
         if not responsive:
@@ -165,23 +214,31 @@ class ControlPlane(Component):
             plan = table.plan_write(self.region)
             if plan is None:
                 yield env.timeout(table.op_timeout)
-                self._renew_failed()
+                self._renew_failed(table.op_timeout)
                 yield env.timeout(max(0.0, cfg.renew_interval - table.op_timeout))
                 continue
             yield env.timeout(plan.latency)
             now = env.now
-            if not self.up_throughout(t0, now) or not table.still_valid(plan, t0, now):
-                self._renew_failed()
+            if (
+                plan.error
+                or not self.up_throughout(t0, now)
+                or not table.still_valid(plan, t0, now)
+            ):
+                self._renew_failed(plan.latency)
                 yield env.timeout(max(0.0, cfg.renew_interval - plan.latency))
                 continue
             self._observe(plan.latency)
-            table.write_health(self.region, now, self.latency_ewma)
+            self._detect_soft_failure(now)
+            table.write_health(self.region, now, self.latency_ewma, self.degraded)
             self._lease_step(t0, now)
             yield env.timeout(max(0.0, cfg.renew_interval - plan.latency))
 
-    def _renew_failed(self) -> None:
+    def _renew_failed(self, latency: float) -> None:
         """A lease operation failed: keep believing only until the last lease runs out."""
         self.counters["lease_op_failures"] = self.counters.get("lease_op_failures", 0) + 1
+        if self.is_up:
+            self._observe(latency, error=True)
+            self._detect_soft_failure(self.env.now)
 
     def _lease_step(self, t0: float, now: float) -> None:
         """Decide, within the table operation just applied, what to do with the lease."""
@@ -203,7 +260,9 @@ class ControlPlane(Component):
             new = Lease(me, lease.epoch, now + cfg.lease_duration)
             if table.cas_lease(me, now, lease.epoch, new):
                 if not self._leader:
-                    self._record_lease(now, me, lease.epoch, "accepted handover")
+                    self.ledger.note(
+                        now, "lease", f"{me} takes up the lease handed to it (epoch {lease.epoch})"
+                    )
                 self._leader = True
                 self.lease_valid_until = self.local_time(t0) + cfg.lease_duration
                 self.leader_hint = me
@@ -234,6 +293,8 @@ class ControlPlane(Component):
     def _should_hand_over(self, health: dict, pref: str, now: float) -> bool:
         """Whether the preference for ``pref`` is clear and has held long enough."""
         cfg = self.cfg
+        if self.degraded:
+            return True
         if self.preference == "auto" or self.preference not in health:
             mine = health.get(self.region, (now, INF))[1]
             theirs = health[pref][1]
@@ -261,8 +322,10 @@ class ControlPlane(Component):
             st = self.table.view(self.region, now)
             hint = st.lease.holder if st.lease.expires > self.local_time(now) else None
             return None, CommitResult("not_leader", hint=hint)
-        if len(self.queue) >= self.capacity:
+        if len(self.queue) >= self.capacity * self.capacity_factor:
             return None, CommitResult("overloaded")
+        if self.error_rate and self.block.uniform() < self.error_rate:
+            return None, CommitResult("unavailable")
         ev = self.env.event()
         self.queue.append(CommitRequest(file_id, n_records, ev, now, reply_delay, give_up_at))
         if self._wake is not None and not self._wake.triggered:
@@ -317,7 +380,8 @@ class ControlPlane(Component):
             lat = sum(p.latency for p in plans)
             yield env.timeout(lat)
             now = env.now
-            if not all(table.still_valid(p, t0, now) for p in plans):
+            if any(p.error for p in plans) or not all(table.still_valid(p, t0, now) for p in plans):
+                self._observe(lat / cfg.ops_per_commit, error=True)
                 self._answer(reqs, CommitResult("unavailable"))
                 continue
             self._observe(lat / cfg.ops_per_commit)

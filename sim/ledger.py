@@ -43,6 +43,7 @@ class RequestColumns:
 
     COLS = {
         "producer": (np.int32, -1),
+        "region_idx": (np.int16, -1),
         "send_s": (np.float64, np.nan),
         "n_records": (np.int32, 0),
         "bytes": (np.int64, 0),
@@ -70,15 +71,16 @@ class RequestColumns:
         self.cap = cap
 
     def add(
-        self, producer: int, send_s: np.ndarray, n_records: np.ndarray, size: int
+        self, producer: int, send_s: np.ndarray, n_records: np.ndarray, size: int, region_idx: int
     ) -> np.ndarray:
-        """Register new requests; return their ids."""
+        """Register new requests of one producer (in one region); return their ids."""
         start = self.n
         end = start + len(send_s)
         if end > self.cap:
             self._grow(end)
         c = self.cols
         c["producer"][start:end] = producer
+        c["region_idx"][start:end] = region_idx
         c["send_s"][start:end] = send_s
         c["n_records"][start:end] = n_records
         c["bytes"][start:end] = n_records * size

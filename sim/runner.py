@@ -18,9 +18,9 @@ import simpy
 
 from sim import checks
 from sim.agent import Agent, Router
-from sim.clients import Producer
+from sim.clients import Consumer, Producer
 from sim.control_plane import ControlPlane
-from sim.faults import fault_process, region_outage
+from sim.faults import fault_process, occurrences
 from sim.latency import LogNormal
 from sim.ledger import ACKED, FAILED_TIMEOUT, PENDING, PRODUCER_DIED, Ledger
 from sim.network import Network
@@ -89,15 +89,16 @@ class World:
                         len(self.producers), r, z, w,
                         streams.gen(f"workload.{z}.p{k}"), self.ledger.requests,
                     )  # fmt: skip
+                    p.region_idx = self.regions.index(r)
                     home = [a for a in self.agents if a.zone == z]
                     p.home_agent = p.agent = home[k % len(home)]
                     p.home_agent.producers.append(p)
                     self.producers.append(self.region_objs[r].add(p))
-        self.consumers: list[Component] = []
+        self.consumers: list[Consumer] = []
         for r in w.consumer_regions:
             zones = self.region_objs[r].zones
             for k in range(w.consumers_per_region):
-                c = Component(f"consumer:{r}:{k}", r, zones[k % len(zones)])
+                c = Consumer(f"consumer:{r}:{k}", r, zones[k % len(zones)])
                 self.consumers.append(self.region_objs[r].add(c))
         self.router = Router(
             env, w, self.agents, self.producers, self.net, self.ledger, streams.gen("retries")
@@ -105,6 +106,7 @@ class World:
         for a in self.agents:
             a.router = self.router
         self.file_commit: dict[int, float] = {}
+        self.active_faults: dict = {}
 
     # -- wiring --------------------------------------------------------------------------------
     def _on_commit(self, batch_id, region, epoch, t0, t_apply, first, file_ids, n_records, holders):
@@ -135,8 +137,10 @@ class World:
             a.start()
         env.process(self.table.watch_leader(env))
         fault_gen = self.streams.gen("faults")
+        self.router.producers_failed = bool(self.sc.faults)
         for spec in self.sc.faults:
-            env.process(fault_process(env, self, spec, fault_gen, self.ledger))
+            for i, (t, d) in enumerate(occurrences(spec, fault_gen, self.sc.run.duration)):
+                env.process(fault_process(env, self, spec, fault_gen, self.ledger, t, d, i))
 
     # -- the fault surface ---------------------------------------------------------------------
     def current_leader(self) -> str | None:
@@ -149,12 +153,16 @@ class World:
         return lease.holder
 
     def components_in(self, region: str, scope: str) -> list[Component]:
-        """The components a region-scoped fault acts on."""
+        """The components a region-scoped fault acts on (``all``, ``control-plane``,
+        ``data-plane``, or ``zone:<zone>``)."""
         comps = self.region_objs[region].components
         if scope == "control-plane":
             return [c for c in comps if isinstance(c, ControlPlane)]
         if scope == "data-plane":
             return [c for c in comps if isinstance(c, Agent)]
+        if scope.startswith("zone:"):
+            zone = scope[5:]
+            return [c for c in comps if c.zone == zone]
         # a whole region: everything in it, and every link into or out of it
         links = [lk for lk in self.net.links.values() if region in (lk.src, lk.dst)]
         return [c for c in comps if c not in links] + links
@@ -165,12 +173,49 @@ class World:
             [self.table.replicas[region]] if region in self.table.replicas else []
         )
 
-    def inject(self, spec, target: str, t: float):
-        """Start one fault on a resolved target; return its heal."""
-        self.router.producers_failed = True
-        if spec.kind == "region-outage":
-            return region_outage(self, target, t, spec.data == "destroyed", spec.scope)
-        raise ValueError(f"unknown fault kind {spec.kind!r}")
+    def end_fault(self, spec, t: float) -> None:
+        """End a fault early (a bad deploy rolled back): heal it and record its real end."""
+        for key in [k for k in self.active_faults if k[0] == id(spec)]:
+            rec, heal = self.active_faults.pop(key)
+            heal(t)
+            rec["end_s"] = t
+            self.ledger.note(t, "fault", f"{rec['label']} on {rec['target']} healed")
+
+    def set_preference(self, region: str, t: float) -> None:
+        """Operator action: every control plane's preferred region ('auto' to return to auto)."""
+        for cp in self.cps.values():
+            cp.preference = region
+        self.ledger.note(t, "operator", f"preferred leader region set to {region}")
+
+    def move_producers(self, src: str, dst: str, t: float) -> list[tuple]:
+        """Producers of region ``src`` move to ``dst``: their home becomes an agent there."""
+        moved = []
+        dst_agents = [a for a in self.agents if a.region == dst]
+        for p in self.producers:
+            if p.region != src or not dst_agents:
+                continue
+            old = (p, p.region, p.zone, p.home_agent)
+            new = dst_agents[p.idx % len(dst_agents)]
+            p.region, p.zone = dst, new.zone
+            p.region_idx = self.regions.index(dst)
+            self._rehome(p, new)
+            moved.append(old)
+        self.ledger.note(t, "workload", f"{len(moved)} producers move from {src} to {dst}")
+        return moved
+
+    def move_producers_back(self, moved: list[tuple], t: float) -> None:
+        """Undo ``move_producers``."""
+        for p, region, zone, home in moved:
+            p.region, p.zone = region, zone
+            p.region_idx = self.regions.index(region)
+            self._rehome(p, home)
+
+    @staticmethod
+    def _rehome(p, agent) -> None:
+        if p.agent is not None and p in p.agent.producers:
+            p.agent.producers.remove(p)
+        p.home_agent = p.agent = agent
+        agent.producers.append(p)
 
 
 @dataclass
@@ -202,25 +247,25 @@ def _consumer_receipts(world: World, files: pd.DataFrame, copy: np.ndarray) -> p
     size = files["bytes"].to_numpy()[idx]
     gen = world.streams.gen("consumers")
     local = world.table.local
+    bucket_regions = [b.region for b in world.buckets]
     for ci, c in enumerate(world.consumers):
         disc = tcommit + gen.random(len(idx)) * sc.workload.poll_interval
         disc += local.median_s * np.exp(local.sigma * gen.standard_normal(len(idx)))
         alive = c.up_mask(disc)
         receipt = np.full(len(idx), np.nan)
-        todo = alive.copy()
-        order = world.net.nearest(c.region, [b.region for b in world.buckets])
-        for br in order:
-            j = [b.region for b in world.buckets].index(br)
-            b = world.buckets[j]
-            have = todo & (copy[idx, j] <= disc) & b.up_mask(disc)
-            if not have.any():
-                continue
-            n = int(have.sum())
-            base = world.net.base_s[(c.region, br)]
-            rtt = base - world.net.jitter_s * np.log1p(-gen.random(n))
-            get = b.profile.get.median_s * np.exp(b.profile.get.sigma * gen.standard_normal(n))
-            receipt[have] = disc[have] + rtt + get + size[have] / b.profile.throughput_bps
-            todo &= ~have
+        for seg_start, seg_end, region in c.region_segments(sc.run.duration):
+            todo = alive & (disc >= seg_start) & (disc < seg_end)
+            for br in world.net.nearest(region, bucket_regions):
+                b = world.buckets[bucket_regions.index(br)]
+                have = todo & (copy[idx, bucket_regions.index(br)] <= disc) & b.up_mask(disc)
+                if not have.any():
+                    continue
+                n = int(have.sum())
+                base = world.net.base_s[(region, br)]
+                rtt = base - world.net.jitter_s * np.log1p(-gen.random(n))
+                get = b.profile.get.median_s * np.exp(b.profile.get.sigma * gen.standard_normal(n))
+                receipt[have] = disc[have] + rtt + get + size[have] / b.profile.throughput_bps
+                todo &= ~have
         rows.append(
             pd.DataFrame(
                 {"file_id": files["file_id"].to_numpy()[idx], "consumer": ci, "receipt_s": receipt}
@@ -280,8 +325,8 @@ def _results(
     requests = led.requests_frame(end)
     n_records_by_id = led.requests["n_records"][: led.requests.n].copy()
     led.requests.release()  # the frame holds the rows now: halve the peak memory
-    prod_region = np.array([p.region for p in world.producers] + [""], dtype=object)
-    requests["region"] = prod_region[requests["producer"].to_numpy()]
+    region_of = np.array(list(world.regions) + [""], dtype=object)
+    requests["region"] = region_of[requests["region_idx"].to_numpy()]
     attempts = led.attempts_frame()
     files = led.files_frame()
     batches = led.batches_frame()

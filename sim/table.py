@@ -72,7 +72,7 @@ class TableState:
 
     lease: Lease = field(default_factory=Lease)
     lease_stamp: tuple[float, str] = (-INF, "")
-    health: dict[str, tuple[float, float]] = field(default_factory=dict)
+    health: dict[str, tuple[float, float, bool]] = field(default_factory=dict)
     next_offset: int = 0
     log: dict[int, LogEntry] = field(default_factory=dict)
     committed_files: set[int] = field(default_factory=set)
@@ -90,10 +90,12 @@ class TableReplica(Component):
 
 @dataclass(frozen=True)
 class Plan:
-    """How one table operation will go: its latency and the regions that take part."""
+    """How one table operation will go: its latency, the regions that take part, and whether
+    it ends in an error (a replica failing a fraction of operations answers fast, with an error)."""
 
     latency: float
     participants: tuple[str, ...]
+    error: bool = False
 
 
 class MetadataTable:
@@ -138,6 +140,8 @@ class MetadataTable:
         self._seq = 0
         self.leader_changes: list[tuple[float, str]] = [(0.0, leader_region)]
         self.conflicts = 0
+        self.leader_lost_at: float | None = None  # the internal leader was lost (a fault)
+        self.paused_sources: set[str] = set()  # eventual kind: replication out of these paused
 
     # -- planning ------------------------------------------------------------------------------
     def _live(self, region: str, src: str) -> bool:
@@ -148,28 +152,37 @@ class MetadataTable:
 
     def plan_write(self, region: str) -> Plan | None:
         """The latency and participants of a write from ``region`` now; None if it cannot commit."""
+        plan = self._plan_write(region)
+        if plan is not None:
+            rep = self.replicas[region]
+            if rep.error_rate and self.block.uniform() < rep.error_rate:
+                return Plan(self._local_time(region) * 0.5, plan.participants, True)
+        return plan
+
+    def _plan_write(self, region: str) -> Plan | None:
         rep = self.replicas[region]
         if not rep.is_up:
             return None
         kind = self.kind
+        if self.leader_lost_at is not None and kind in ("mrsc", "spanner"):
+            return None
         if kind == "mrsc":
             if region not in self.regions:
                 return None
             leader = self.leader_region
             if region == leader:
+                # replicate to every other live replica, return at the first acknowledgement
                 others = [r for r in self.regions if r != region and self._live(r, region)]
                 if not others:
                     return None
-                partner = self.net.nearest(region, others)[0]
+                rtts = [(self.net.rtt(region, r), r) for r in others]
+                rtt, partner = min(rtts)
             else:
                 if not self._live(leader, region):
                     return None
                 partner = leader
-            lat = self._local_time(region) + self.net.rtt(region, partner)
-            s = self.replicas[partner].slowdown
-            if s is not None:
-                lat += s.add_s
-            return Plan(lat, (region, partner))
+                rtt = self.net.rtt(region, leader)
+            return Plan(self._local_time(region) + rtt, (region, partner))
         if kind == "spanner":
             leader = self.leader_region
             if not self._live(leader, region):
@@ -243,6 +256,10 @@ class MetadataTable:
             src = args[0]
             if self.replicas[src].destroyed_at <= t:
                 continue  # the source's region was destroyed before the change left it
+            if src in self.paused_sources and now < INF:
+                self._seq += 1
+                heapq.heappush(pend, (now + 1.0, self._seq, dst, item, args))
+                continue
             rep = self.replicas[dst]
             if not rep.up_at(t) or not self.net.path_ok_throughout(src, dst, t, t):
                 if rep.destroyed:
@@ -289,9 +306,9 @@ class MetadataTable:
             return True
         return False
 
-    def write_health(self, region: str, now: float, latency: float) -> None:
-        """Record a region's measured table latency (its heartbeat)."""
-        val = (now, latency)
+    def write_health(self, region: str, now: float, latency: float, degraded: bool) -> None:
+        """Record a region's heartbeat: its measured table latency and soft-failure verdict."""
+        val = (now, latency, degraded)
         for st in self._targets(region):
             st.health[region] = val
         self._ship(region, now, "health", (region, val))
@@ -339,6 +356,18 @@ class MetadataTable:
         return "ok", first, applied
 
     # -- the table's own leader ----------------------------------------------------------------
+    def lose_leader(self, t: float) -> None:
+        """The internal leader is lost (its replica stays up): writes stall until failover."""
+        if self.kind in ("mrsc", "spanner"):
+            self.leader_lost_at = t
+
+    def pause_replication(self, source: str, paused: bool) -> None:
+        """Eventual kind: hold (or release) replication out of ``source``."""
+        if paused:
+            self.paused_sources.add(source)
+        else:
+            self.paused_sources.discard(source)
+
     def watch_leader(self, env):
         """Process: elect a new internal leader when the leader's replica stays down too long."""
         if self.kind not in ("mrsc", "spanner"):
@@ -347,22 +376,39 @@ class MetadataTable:
         while True:
             yield env.timeout(1.0)
             rep = self.replicas[self.leader_region]
-            if rep.is_up:
+            if rep.is_up and self.leader_lost_at is None and self._leader_has_quorum():
                 down_since = None
                 continue
             if down_since is None:
-                down_since = env.now
+                down_since = env.now if self.leader_lost_at is None else self.leader_lost_at
             if env.now - down_since >= self.leader_failover:
                 cands = [
                     r
                     for r in self.regions
-                    if r != self.leader_region and self.replicas[r].is_up and r != self.witness
+                    if r != self.leader_region
+                    and r != self.witness
+                    and self.replicas[r].is_up
+                    and any(
+                        o != r and self.replicas[o].is_up and self.net.path_ok(r, o)
+                        for o in self.regions
+                    )
                 ]
                 if cands:
+                    self.leader_lost_at = None
                     new = self.net.nearest(self.leader_region, cands)[0]
                     self.leader_region = new
                     self.leader_changes.append((env.now, new))
                     down_since = None
+
+    def _leader_has_quorum(self) -> bool:
+        """Whether the internal leader can reach a majority of the replicas (itself included)."""
+        leader = self.leader_region
+        reach = 1 + sum(
+            1
+            for r in self.regions
+            if r != leader and self.replicas[r].is_up and self.net.path_ok(leader, r)
+        )
+        return reach >= len(self.regions) // 2 + 1
 
     # -- after the run -------------------------------------------------------------------------
     def final_log(self, end: float) -> dict[int, LogEntry]:
