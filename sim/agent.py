@@ -22,10 +22,13 @@ requests are numpy arrays updated in one assignment.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sim.clients import _NO_IDS, _NO_TIMES, Producer, backoff
 from sim.control_plane import ControlPlane
+from sim.latency import LogNormal
 from sim.ledger import (
     ACKED,
     F_ACKED,
@@ -39,12 +42,15 @@ from sim.ledger import (
     PUT_NOT_SENT,
     PUT_OK,
     PUT_PREDICTED,
+    PUT_REPLICA,
     Ledger,
 )  # fmt: skip
 from sim.network import Network
 from sim.rng import Block
 from sim.storage import S3_RETRY_TIMEOUTS_S, Bucket
 from sim.topology import INF, Component
+
+Z9999 = 3.7190164854556804  # standard normal quantile at 0.9999
 
 
 class Router:
@@ -146,6 +152,12 @@ class Agent(Component):
         self.leader_hint: str | None = None
         self.suspect_until: dict[str, float] = {}
         self.cp_order = net.nearest(region, sorted(cps))
+        regions_b = [b.region for b in buckets]
+        self.home_bucket = regions_b.index(net.nearest(region, regions_b)[0])
+        self.replication_lag = LogNormal(
+            storage_cfg.replication_lag_p50,
+            math.log(storage_cfg.replication_lag_p9999 / storage_cfg.replication_lag_p50) / Z9999,
+        )
         self.region_index = {r: i for i, r in enumerate(ledger.regions)}
 
     def start(self) -> None:
@@ -276,12 +288,13 @@ class Agent(Component):
             return t_issue + timeout, False
         return t_issue + lat, True
 
-    def _put_quorum(self, t0: float, size: int, deadline: float):
-        """Process part: PUT to every bucket; returns (quorum time or None, per-bucket rows)."""
+    def _put_quorum(self, t0: float, size: int, deadline: float, only: int | None = None):
+        """Process part: PUT to every bucket (or to bucket ``only``, which then alone makes the
+        quorum); returns (quorum time or None, per-bucket rows)."""
         env = self.env
         bks = self.buckets
         nb = len(bks)
-        k = self.scfg.quorum
+        k = self.scfg.quorum if only is None else 1
         issue = [t0] * nb
         attempt = [0] * nb
         end = [INF] * nb
@@ -290,6 +303,9 @@ class Agent(Component):
         verified = [False] * nb
         dead = [False] * nb
         for j in range(nb):
+            if only is not None and j != only:
+                dead[j] = True
+                continue
             end[j], pred_ok[j] = self._plan_put(bks[j], t0, 0, size)
             planned[j] = True
         while True:
@@ -359,6 +375,17 @@ class Agent(Component):
                 state = PUT_NOT_SENT
             rows += [issue[j], end[j], float(state)]
         return rows
+
+    def _async_replicas(self, q: float | None, puts: list[float]) -> None:
+        """Asynchronous bucket replication: the other buckets get a copy a lag after the PUT
+        (checked after the run: the copy exists only if the source bucket still did then)."""
+        if q is None:
+            return
+        for j in range(len(self.buckets)):
+            if j == self.home_bucket:
+                continue
+            lag = self.replication_lag.sample(self.block)
+            puts[3 * j : 3 * j + 3] = [q, q + lag, float(PUT_REPLICA)]
 
     def _next_cp(self, avoid: str | None) -> str:
         """The nearest control plane not under suspicion (least recently suspected if all are)."""
@@ -451,11 +478,16 @@ class Agent(Component):
         row = [fid, self.idx, self.region, len(ids), n_records, size, t0, np.nan, np.nan, np.nan,
                np.nan, F_PENDING, -1, "", -1, 0, ""]  # fmt: skip
         led.add_file(row, len(self.buckets))
-        q, puts = yield from self._put_quorum(t0, size, deadline)
+        if self.scfg.replication == "async":
+            q, puts = yield from self._put_quorum(t0, size, deadline, only=self.home_bucket)
+        else:
+            q, puts = yield from self._put_quorum(t0, size, deadline)
         if puts is None:  # the agent died
             row[L.F_STATUS], row[L.F_REASON] = F_LOST_AGENT, "agent died during PUT"
             self._abandon(ids, arrive)
             return
+        if self.scfg.replication == "async" and puts is not None:
+            self._async_replicas(q, puts)
         led.put_rows[fid] = puts
         if q is None:
             row[L.F_STATUS], row[L.F_REASON] = F_FAILED, "no PUT quorum"

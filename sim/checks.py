@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.ledger import ACKED, PUT_NOT_SENT, PUT_OK, PUT_PREDICTED
+from sim.ledger import ACKED, PUT_NOT_SENT, PUT_OK, PUT_PREDICTED, PUT_REPLICA
 from sim.topology import INF
 
 
@@ -47,12 +47,26 @@ def file_copies(files: pd.DataFrame, buckets: list, net, repair_delay: float) ->
                 ok[m] &= net.link(r, b.region).up_throughout_mask(s[pred][m], e[pred][m])
                 ok[m] &= net.link(b.region, r).up_throughout_mask(s[pred][m], e[pred][m])
             copy[pred[ok], j] = e[pred[ok]]
-    # background repair of missing copies, from a holder that still exists at repair time
     destroyed = np.array([b.destroyed_at for b in buckets])
+    # asynchronous replication: a copy lands only if its source bucket still exists by then
+    src_alive_until = np.where(np.isfinite(copy), destroyed[None, :], -INF).max(axis=1)
+    for j, b in enumerate(buckets):
+        st = files[f"put_state[{b.region}]"].to_numpy()
+        e = files[f"put_end_s[{b.region}]"].to_numpy()
+        rep = np.where(st == PUT_REPLICA)[0]
+        if len(rep):
+            ok = (src_alive_until[rep] > e[rep]) & (b.destroyed_at > e[rep])
+            copy[rep[ok], j] = e[rep[ok]]
+    # background repair of missing copies, from a holder that still exists at repair time
     first = copy.min(axis=1)
     for j, b in enumerate(buckets):
         st = files[f"put_state[{b.region}]"].to_numpy()
-        cand = np.where(~np.isfinite(copy[:, j]) & np.isfinite(first) & (st != PUT_NOT_SENT))[0]
+        cand = np.where(
+            ~np.isfinite(copy[:, j])
+            & np.isfinite(first)
+            & (st != PUT_NOT_SENT)
+            & (st != PUT_REPLICA)
+        )[0]
         for i in cand:
             back = b.next_up_after(first[i])
             if back == INF:

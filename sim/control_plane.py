@@ -399,7 +399,11 @@ class ControlPlane(Component):
                     sum(r.n_records for r, a in zip(reqs, applied, strict=True) if a), holders,
                 )  # fmt: skip
             elif outcome == "conflict":
+                # replicated-write conflict: roll back and retry at once with what has queued
                 self.counters["conflicts"] = self.counters.get("conflicts", 0) + 1
+                if self.up_throughout(t0, now):
+                    self.queue[:0] = reqs
+                    continue
             elif outcome == "fenced":
                 self.counters["fenced"] = self.counters.get("fenced", 0) + 1
                 self._leader = False

@@ -35,7 +35,8 @@ FILE_STATUS = {
 }
 
 # per-bucket PUT state codes
-PUT_OK, PUT_PREDICTED, PUT_FAILED, PUT_NOT_SENT = 0, 1, 2, 3
+# PUT_REPLICA: a copy made by asynchronous bucket replication from the file's first bucket
+PUT_OK, PUT_PREDICTED, PUT_FAILED, PUT_NOT_SENT, PUT_REPLICA = 0, 1, 2, 3, 4
 
 
 class RequestColumns:

@@ -84,9 +84,16 @@ MAX_INT = 2**64 - 1  # the largest whole number a scenario may hold (seeds are 6
 
 # -- value types --------------------------------------------------------------------------------
 def suggest(got: object, choices: list[str], cutoff: float = 0.6) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``got``, or ``''``."""
-    close = difflib.get_close_matches(str(got), [str(c) for c in choices], n=1, cutoff=cutoff)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``got`` (both when two are
+    equally close, as ``us-est-2`` is to us-east-2 and us-west-2), or ``''``."""
+    word = str(got)
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=2, cutoff=cutoff)
+    if not close:
+        return ""
+    ratio = [difflib.SequenceMatcher(None, word, c).ratio() for c in close]
+    if len(close) == 2 and ratio[1] >= ratio[0] - 1e-9:
+        return f" (did you mean {close[0]!r} or {close[1]!r}?)"
+    return f" (did you mean {close[0]!r}?)"
 
 
 def _short(v: object, width: int = 60) -> str:
@@ -248,6 +255,22 @@ class StorageConfig(_Model):
         ge=1,
         description="A file is durable once this many buckets hold it (k of n); absent: a "
         "majority of the buckets.",
+    )
+    replication: Literal["quorum", "async"] = Field(
+        "quorum",
+        description="quorum: parallel PUTs to every bucket, durable at `quorum` of them (the real "
+        "system). async: PUT to the agent's own region's bucket only, acknowledged after it, and "
+        "copied to the other buckets by asynchronous bucket replication (the rejected design).",
+    )
+    replication_lag_p50: Duration = Field(
+        5.0,
+        description="async: median replication lag. S3 replication: 'most objects in seconds' "
+        "(AWS docs); 5 s is an estimate.",
+    )
+    replication_lag_p9999: Duration = Field(
+        900.0,
+        description="async: 99.99th percentile of the lag: S3 Replication Time Control SLA, "
+        "99.99% of objects within 15 minutes.",
     )
     put_attempts: int = Field(4, ge=1, description="PUT attempts per bucket (estimate).")
     repair_delay: Duration = Field(
@@ -946,8 +969,8 @@ def _check(
             key_wanted = err["type"] in ("extra_forbidden", "missing")
             where, key = _locate(loc, key_wanted, sources, applied)
             line = f"{where}: {_dotted(loc)}: {_describe(err)}"
-            if len(line) > 400:
-                line = line[:397] + "..."
+            if len(line) > 1000:
+                line = line[:997] + "..."
             found.append((key, line))
         return None
 
@@ -1022,6 +1045,8 @@ def _read_yaml(path: Path, found: list, si: int = 0) -> tuple[dict | None, yaml.
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid"
+        if e.context and e.context.startswith("expected"):
+            problem = f"{e.context}, {problem}"
         if "\t" in problem or "'\\t'" in problem:
             problem += " (indent with spaces: YAML does not allow tabs)"
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
@@ -1035,7 +1060,8 @@ def _read_yaml(path: Path, found: list, si: int = 0) -> tuple[dict | None, yaml.
         found.append(((0, 0, 0), f"{name}: not valid YAML: {e}"))
         return None, None
     except (ValueError, OverflowError) as e:  # e.g. an integer of more than 4300 digits
-        found.append(((0, 0, 0), f"{name}: not valid YAML: {e}"))
+        why = "a number with too many digits" if "digits" in str(e) else str(e)
+        found.append(((0, 0, 0), f"{name}: not valid YAML: {why}"))
         return None, None
     finally:
         loader.dispose()
@@ -1131,6 +1157,10 @@ def _apply_override(data: dict, path: list, value: Any, item: str | None = None)
                 cur[p] = value
                 return
             if cur.get(p) is None:
+                if isinstance(path[depth + 1], int):
+                    raise ScenarioError(
+                        [f"--set {item}: {_dotted(tuple(path[: depth + 1]))}: no such list"]
+                    )
                 cur[p] = {}
             cur = cur[p]
         else:
@@ -1273,7 +1303,7 @@ class _SchemaGenerator(GenerateJsonSchema):
 
     def _special(self, schema, fallback):
         name = special_type(schema.get("function", {}).get("function"))
-        return {"$ref": f"#/$defs/{name}"} if name else fallback(schema)
+        return {_MARK: name} if name else fallback(schema)
 
     def function_before_schema(self, schema):
         return self._special(schema, super().function_before_schema)
@@ -1285,9 +1315,82 @@ class _SchemaGenerator(GenerateJsonSchema):
         return self._special(schema, super().function_plain_schema)
 
 
+def show_duration(seconds: float) -> str:
+    """A duration as it would be written in a scenario: ``25ms``, ``90s``, ``1h``."""
+    if seconds == 0:
+        return "0s"
+    units = (("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0), ("ms", 1e-3), ("us", 1e-6))
+    fits = [(u, seconds / f) for u, f in units if abs(seconds) / f >= 1 - 1e-9]
+    if not fits:
+        return f"{seconds / 1e-6:g}us"
+    for u, n in fits:
+        if abs(n - round(n)) < 1e-6 and (u != "us" or len(fits) == 1):
+            return f"{round(n)}{u}"
+    return f"{fits[0][1]:g}{fits[0][0]}"
+
+
+def show_size(n: int) -> str:
+    """A size as it would be written in a scenario: ``8MiB``, ``1KiB``, ``1000B``."""
+    for u, f in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n and n % f == 0:
+            return f"{n // f}{u}"
+    return f"{n}B"
+
+
+def show_value(value: Any, type_name: str | None) -> str:
+    """A default value as written in a scenario file."""
+    if type_name in ("Duration", "SignedDuration", "DurationOrRange") and isinstance(
+        value, int | float
+    ):
+        return show_duration(float(value))
+    if type_name == "Size" and isinstance(value, int):
+        return show_size(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if value else "''"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(show_value(v, type_name) for v in value) + "]"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _with_defaults(node: Any) -> Any:
+    """Append each property's default, written as in a file, to its description (editors show
+    the description on hover)."""
+    if isinstance(node, dict):
+        for prop in (node.get("properties") or {}).values():
+            if isinstance(prop, dict) and prop.get("default") is not None and "description" in prop:
+                refs = [prop.get("$ref", "")] + [a.get("$ref", "") for a in prop.get("anyOf", [])]
+                name = next((r.rsplit("/", 1)[-1] for r in refs if r), None)
+                prop["description"] += f" Default: {show_value(prop['default'], name)}."
+        for v in node.values():
+            _with_defaults(v)
+    elif isinstance(node, list):
+        for v in node:
+            _with_defaults(v)
+    return node
+
+
+_MARK = "x-sim-type"  # placeholder while pydantic generates (it resolves every "$ref" it sees)
+
+
+def _refer(node: Any) -> Any:
+    """Replace the placeholders by references to the shared definitions."""
+    if isinstance(node, dict):
+        out = {k: _refer(v) for k, v in node.items() if k != _MARK}
+        if _MARK in node:
+            out = {"$ref": f"#/$defs/{node[_MARK]}", **out}
+        return out
+    if isinstance(node, list):
+        return [_refer(v) for v in node]
+    return node
+
+
 def json_schema() -> dict:
     """The JSON Schema of scenario files (for editors: see docs/scenarios.md)."""
-    schema = Scenario.model_json_schema(schema_generator=_SchemaGenerator)
+    schema = _with_defaults(_refer(Scenario.model_json_schema(schema_generator=_SchemaGenerator)))
     schema["$defs"] = {**schema.get("$defs", {}), **_definitions()}
     schema["title"] = "sim scenario"
     schema["description"] = (
