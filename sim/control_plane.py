@@ -27,6 +27,7 @@ p99 5 ms, 8 instances x 64 concurrent requests: all estimates.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from sim.latency import LogNormal
@@ -107,6 +108,7 @@ class ControlPlane(Component):
         self.preference: str = cfg.preference
         self.capacity_factor = 1.0  # share of instances alive (a zone outage lowers it)
         self.error_ewma = 0.0
+        self._last_obs = 0.0
         self.degraded = False  # soft-failure detector's verdict on this region
         self._bad_since: float | None = None
         self._good_since: float | None = None
@@ -142,11 +144,19 @@ class ControlPlane(Component):
 
     # -- election ------------------------------------------------------------------------------
     def _observe(self, latency: float, error: bool = False) -> None:
-        """Fold one table operation's latency (and whether it failed) into this region's EWMAs."""
-        a = self.cfg.latency_ewma_alpha
+        """Fold one table operation's latency (and whether it failed) into this region's
+        time-weighted averages: a sample's weight is 1 - exp(-dt / tau), dt since the last one,
+        so a leader sampling every commit and a follower sampling once a second average over the
+        same span of time."""
+        now = self.env.now
         e = self.latency_ewma
-        self.latency_ewma = latency if e is None else (1 - a) * e + a * latency
-        self.error_ewma = (1 - a) * self.error_ewma + a * (1.0 if error else 0.0)
+        if e is None:
+            self.latency_ewma = latency
+        else:
+            a = -math.expm1(-max(now - self._last_obs, 1e-3) / self.cfg.latency_ewma_tau)
+            self.latency_ewma = (1 - a) * e + a * latency
+            self.error_ewma = (1 - a) * self.error_ewma + a * (1.0 if error else 0.0)
+        self._last_obs = now
 
     def _detect_soft_failure(self, now: float) -> None:
         """Soft-failure detector: table operations too slow (or failing) for long enough.
@@ -214,7 +224,7 @@ class ControlPlane(Component):
             plan = table.plan_write(self.region)
             if plan is None:
                 yield env.timeout(table.op_timeout)
-                self._renew_failed(table.op_timeout)
+                self._renew_failed(None)
                 yield env.timeout(max(0.0, cfg.renew_interval - table.op_timeout))
                 continue
             yield env.timeout(plan.latency)
@@ -224,7 +234,7 @@ class ControlPlane(Component):
                 or not self.up_throughout(t0, now)
                 or not table.still_valid(plan, t0, now)
             ):
-                self._renew_failed(plan.latency)
+                self._renew_failed(plan.latency if plan.error else None)
                 yield env.timeout(max(0.0, cfg.renew_interval - plan.latency))
                 continue
             self._observe(plan.latency)
@@ -233,10 +243,16 @@ class ControlPlane(Component):
             self._lease_step(t0, now)
             yield env.timeout(max(0.0, cfg.renew_interval - plan.latency))
 
-    def _renew_failed(self, latency: float) -> None:
-        """A lease operation failed: keep believing only until the last lease runs out."""
+    def _renew_failed(self, error_latency: float | None) -> None:
+        """A lease operation failed: keep believing only until the last lease runs out.
+
+        Only an operation the replica answered with an error feeds the soft-failure detector
+        (``error_latency``); one that could not reach its quorum at all is a hard failure, seen
+        by every region alike, and left to the lease.
+        """
         self.counters["lease_op_failures"] = self.counters.get("lease_op_failures", 0) + 1
-        if self.is_up:
+        if self.is_up and error_latency is not None:
+            latency = error_latency
             self._observe(latency, error=True)
             self._detect_soft_failure(self.env.now)
 
@@ -293,8 +309,8 @@ class ControlPlane(Component):
     def _should_hand_over(self, health: dict, pref: str, now: float) -> bool:
         """Whether the preference for ``pref`` is clear and has held long enough."""
         cfg = self.cfg
-        if self.degraded:
-            return True
+        if self.degraded and not health[pref][2]:
+            return True  # a degraded leader hands over at once to a healthy region
         if self.preference == "auto" or self.preference not in health:
             mine = health.get(self.region, (now, INF))[1]
             theirs = health[pref][1]
@@ -381,7 +397,8 @@ class ControlPlane(Component):
             yield env.timeout(lat)
             now = env.now
             if any(p.error for p in plans) or not all(table.still_valid(p, t0, now) for p in plans):
-                self._observe(lat / cfg.ops_per_commit, error=True)
+                if any(p.error for p in plans):
+                    self._observe(lat / cfg.ops_per_commit, error=True)
                 self._answer(reqs, CommitResult("unavailable"))
                 continue
             self._observe(lat / cfg.ops_per_commit)

@@ -405,8 +405,11 @@ class ControlPlaneConfig(_Model):
         description="auto: a region needs this fraction lower commit latency to become "
         "preferred (estimate).",
     )
-    latency_ewma_alpha: float = Field(
-        0.2, gt=0, le=1, description="Weight of a new sample in the latency EWMAs (estimate)."
+    latency_ewma_tau: Duration = Field(
+        20.0,
+        description="Time constant of each region's table latency and error averages (an "
+        "exponentially weighted moving average in time): long enough that sampling noise does "
+        "not move leadership, short enough to follow a soft failure (estimate).",
     )
     responsive_window: Duration = Field(
         3.0, description="A region is responsive if its heartbeat is this fresh (estimate)."
@@ -812,6 +815,7 @@ _EXPECTED = {
     "too_short": "expected at least {min_length} item(s)",
     "too_long": "expected at most {max_length} item(s)",
     "none_required": "expected nothing (null)",
+    "invalid_key": "expected a key name (text)",
 }
 
 
@@ -878,8 +882,14 @@ def _clean_loc(data: Any, raw_loc: tuple) -> tuple:
     return tuple(out)
 
 
+def _shown(text: object) -> str:
+    """Text as it can be shown on one line (quoted when it holds odd characters)."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)
+
+
 def _dotted(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
+    return ".".join(_shown(p) for p in loc) or "(top level)"
 
 
 def _find_node(root: yaml.Node, loc: tuple, key_wanted: bool) -> tuple[yaml.Node, int]:
@@ -911,7 +921,7 @@ def _locate(loc: tuple, key_wanted: bool, sources: list[Source], applied: list[A
     for i in range(len(applied) - 1, -1, -1):
         path, item = applied[i]
         if loc[: len(path)] == path:
-            return f"--set {item}", (len(sources), i, 0)
+            return f"--set {_shown(item)}", (len(sources), i, 0)
     best = None
     for si, (name, root) in enumerate(sources):
         if root is None:
@@ -979,6 +989,7 @@ def _finish(found: list[tuple[tuple, str]]) -> list[str]:
     """Problems in file order, each once."""
     out: list[str] = []
     for _, line in sorted(found, key=lambda kl: kl[0]):
+        line = line.replace("\r", "\\r").replace("\n", "\\n")  # one line per problem
         if line not in out:
             out.append(line)
     return out
@@ -1038,8 +1049,9 @@ def _read_yaml(path: Path, found: list, si: int = 0) -> tuple[dict | None, yaml.
     except UnicodeDecodeError as e:
         found.append(((0, 0, 0), f"{name}: not a text file (not UTF-8 at byte {e.start})"))
         return None, None
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # checks the characters at once
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as e:
@@ -1064,7 +1076,8 @@ def _read_yaml(path: Path, found: list, si: int = 0) -> tuple[dict | None, yaml.
         found.append(((0, 0, 0), f"{name}: not valid YAML: {why}"))
         return None, None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -1125,7 +1138,9 @@ def parse_override(item: str) -> tuple[list, Any]:
     key, eq, raw = item.partition("=")
     parts = [p.strip() for p in key.split(".")]
     if not eq or not key.strip() or any(not p for p in parts):
-        raise ScenarioError([f"--set {item}: expected dotted.key=value, e.g. workload.linger=10ms"])
+        raise ScenarioError(
+            [f"--set {_shown(item)}: expected dotted.key=value, e.g. workload.linger=10ms"]
+        )
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
@@ -1143,7 +1158,9 @@ def _apply_override(data: dict, path: list, value: Any, item: str | None = None)
         if isinstance(cur, list):
             if not (isinstance(p, int) and 0 <= p <= len(cur) - (0 if last else 1)):
                 raise ScenarioError(
-                    [f"--set {item}: {here}: no item {p!r} in a list of {len(cur)} (count from 0)"]
+                    [
+                        f"--set {_shown(item)}: {here}: no item {p!r} in a list of {len(cur)} (count from 0)"
+                    ]
                 )
             if last:
                 if p == len(cur):
@@ -1159,13 +1176,13 @@ def _apply_override(data: dict, path: list, value: Any, item: str | None = None)
             if cur.get(p) is None:
                 if isinstance(path[depth + 1], int):
                     raise ScenarioError(
-                        [f"--set {item}: {_dotted(tuple(path[: depth + 1]))}: no such list"]
+                        [f"--set {_shown(item)}: {_dotted(tuple(path[: depth + 1]))}: no such list"]
                     )
                 cur[p] = {}
             cur = cur[p]
         else:
             raise ScenarioError(
-                [f"--set {item}: {here}: holds {_short(cur)}, not a mapping or a list"]
+                [f"--set {_shown(item)}: {here}: holds {_short(cur)}, not a mapping or a list"]
             )
 
 
