@@ -288,9 +288,16 @@ class Agent(Component):
             return t_issue + timeout, False
         return t_issue + lat, True
 
-    def _put_quorum(self, t0: float, size: int, deadline: float, only: int | None = None):
+    def _put_quorum(
+        self, t0: float, size: int, deadline: float, only: int | None = None, lead: float = 0.0
+    ):
         """Process part: PUT to every bucket (or to bucket ``only``, which then alone makes the
-        quorum); returns (quorum time or None, per-bucket rows)."""
+        quorum); returns (quorum time or None, per-bucket rows).
+
+        ``lead`` is the first hop of the commit that follows: the wake-up at the predicted quorum
+        is pushed back by it, so the commit request reaches the control plane without an event of
+        its own (the PUTs are still verified against the components' histories).
+        """
         env = self.env
         bks = self.buckets
         nb = len(bks)
@@ -317,7 +324,7 @@ class Agent(Component):
                 return None, self._put_rows(issue, end, verified, pred_ok, planned, dead)
             cands = sorted(end[j] for j in range(nb) if verified[j] or (planned[j] and pred_ok[j]))
             if len(cands) >= k:
-                wake = cands[k - 1]
+                wake = cands[k - 1] + lead
             else:
                 nxt = [
                     end[j] if planned[j] else issue[j]
@@ -395,24 +402,33 @@ class Agent(Component):
             return ok[0]
         return min(self.cp_order, key=lambda r: (r == avoid, self.suspect_until.get(r, -INF)))
 
-    def _commit(self, fid: int, n_records: int, deadline: float):
-        """Process part: get the file's metadata committed; returns (result or None, tries)."""
+    def _commit(self, fid: int, n_records: int, deadline: float, arrived: tuple | None = None):
+        """Process part: get the file's metadata committed; returns (result or None, tries).
+
+        ``arrived``: (region, send time) of a first request that has already travelled to that
+        region's control plane (see ``_put_quorum``'s ``lead``).
+        """
         env, cfg, net = self.env, self.cfg, self.net
         target = self.leader_hint or self.cp_order[0]
         tries = 0
         waits = 0
         while env.now < deadline:
             tries += 1
-            if self.suspect_until.get(target, -INF) > env.now:
-                target = self._next_cp(target)
-            cp = self.cps[target]
-            t_send = env.now
-            if not (cp.is_up and net.path_ok(self.region, target)):
-                yield env.timeout(min(cfg.commit_timeout, max(0.0, deadline - env.now)))
-                self.suspect_until[target] = env.now + cfg.suspect_period
-                target = self._next_cp(target)
-                continue
-            yield env.timeout(net.one_way(self.region, target) + cp.service_time())
+            if arrived is not None:
+                target, t_send = arrived
+                cp = self.cps[target]
+                arrived = None
+            else:
+                if self.suspect_until.get(target, -INF) > env.now:
+                    target = self._next_cp(target)
+                cp = self.cps[target]
+                t_send = env.now
+                if not (cp.is_up and net.path_ok(self.region, target)):
+                    yield env.timeout(min(cfg.commit_timeout, max(0.0, deadline - env.now)))
+                    self.suspect_until[target] = env.now + cfg.suspect_period
+                    target = self._next_cp(target)
+                    continue
+                yield env.timeout(net.one_way(self.region, target) + cp.service_time())
             if not self.is_up:
                 return None, tries
             if not cp.is_up or not net.path_ok(self.region, target):
@@ -478,10 +494,18 @@ class Agent(Component):
         row = [fid, self.idx, self.region, len(ids), n_records, size, t0, np.nan, np.nan, np.nan,
                np.nan, F_PENDING, -1, "", -1, 0, ""]  # fmt: skip
         led.add_file(row, len(self.buckets))
-        if self.scfg.replication == "async":
-            q, puts = yield from self._put_quorum(t0, size, deadline, only=self.home_bucket)
-        else:
-            q, puts = yield from self._put_quorum(t0, size, deadline)
+        # the commit's first hop, to the control plane believed to lead (chosen at flush)
+        target = self.leader_hint or self.cp_order[0]
+        cp = self.cps[target]
+        hop = 0.0
+        if (
+            cp.is_up
+            and self.net.path_ok(self.region, target)
+            and self.suspect_until.get(target, -INF) <= t0
+        ):
+            hop = self.net.one_way(self.region, target) + cp.service_time()
+        only = self.home_bucket if self.scfg.replication == "async" else None
+        q, puts = yield from self._put_quorum(t0, size, deadline, only, hop)
         if puts is None:  # the agent died
             row[L.F_STATUS], row[L.F_REASON] = F_LOST_AGENT, "agent died during PUT"
             self._abandon(ids, arrive)
@@ -495,7 +519,8 @@ class Agent(Component):
             return
         row[L.F_QUORUM] = q
         row[L.F_COMMIT_START] = env.now
-        res, tries = yield from self._commit(fid, n_records, deadline)
+        arrived = (target, q) if hop > 0 and env.now >= q + hop - 1e-9 else None
+        res, tries = yield from self._commit(fid, n_records, deadline, arrived)
         row[L.F_TRIES] = tries
         if res is not None and res.applied:
             row[L.F_BATCH], row[L.F_COMMIT_REGION], row[L.F_EPOCH] = (
