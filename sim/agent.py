@@ -99,7 +99,9 @@ class Router:
             pids, pt = ids[sel], t_err[sel]
             if not p.is_up:
                 req["status"][pids] = PRODUCER_DIED
-                req["end_s"][pids] = pt
+                req["end_s"][pids] = np.maximum(
+                    req["send_s"][pids], p.first_down_after(float(req["send_s"][pids].min()))
+                )
                 continue
             att = req["attempts"][pids]
             t_retry = pt + backoff(self.cfg, att.astype(np.float64), self.gen.random(len(pids)))

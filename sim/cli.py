@@ -5,6 +5,7 @@
     sim schema [--out FILE]
     sim list [DIR]
     sim report RUN_DIR
+    sim compare A.yaml B.yaml [--seeds N] [--set dotted.key=value ...] [--duration D] [--out DIR]
 
 A bad scenario (or override) prints one line per problem, ``file:line:col: field: expected ...``,
 and exits with status 2 without a traceback and without writing anything under the results folder.
@@ -131,41 +132,66 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
+    """Check scenario files: ``FILE: ok ...`` on stdout for each good one, one line per problem
+    on stderr for each bad one; exit 0 if every file is valid, 2 otherwise."""
+    from sim.units import format_duration
+
     status = 0
     for f in a.files:
         try:
-            sc = load_scenario(f)
-            print(f"{f}: ok ({sc.name}: {len(sc.faults)} fault(s), {sc.run.duration:g} s)")
+            sc = load_scenario(f, a.set)
         except ScenarioError as e:
             status = EXIT_BAD_INPUT
             for p in e.problems:
                 print(p, file=sys.stderr)
+            print(f"{f}: {len(e.problems)} problem(s)", file=sys.stderr)
+            continue
+        print(
+            f"{f}: ok ({sc.name}: {len(sc.topology.regions)} region(s), {sc.table.kind} table, "
+            f"{len(sc.faults)} fault(s), {format_duration(sc.run.duration)} simulated)"
+        )
     return status
 
 
 def cmd_schema(a: argparse.Namespace) -> int:
-    text = json.dumps(Scenario.model_json_schema(), indent=2)
-    if a.out:
-        Path(a.out).write_text(text + "\n")
-        print(f"wrote {a.out}")
-    else:
-        print(text)
+    """Print (or write to ``--out``) the JSON Schema of scenario files, for editors."""
+    from sim.scenario import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if not a.out:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(a.out).write_text(text)
+    except OSError as e:
+        print(f"{a.out}: cannot write ({e.strerror or e})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"wrote {a.out}")
     return 0
 
 
+def _shipped_scenarios() -> Path:
+    """``scenarios/`` of the working folder, else the one shipped next to the package."""
+    here = Path("scenarios")
+    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "scenarios"
+
+
 def cmd_list(a: argparse.Namespace) -> int:
-    folder = Path(a.dir)
-    files = sorted(folder.glob("*.yaml"))
+    """The scenarios of a folder (default: the shipped ones) with their one-line description."""
+    folder = Path(a.dir) if a.dir else _shipped_scenarios()
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
     if not files:
-        print(f"no scenarios in {folder}", file=sys.stderr)
+        print(f"{folder}: no scenario files (*.yaml)", file=sys.stderr)
         return EXIT_BAD_INPUT
     width = max(len(f.stem) for f in files)
     for f in files:
         try:
             sc = load_scenario(f)
-            print(f"{f.stem:<{width}}  {sc.description}")
         except ScenarioError as e:
-            print(f"{f.stem:<{width}}  INVALID: {e.problems[0]}")
+            print(f"{f.stem:<{width}}  INVALID ({len(e.problems)} problem(s): sim validate {f})")
+            continue
+        lines = sc.description.strip().splitlines()
+        print(f"{f.stem:<{width}}  {lines[0] if lines else '-'}")
     return 0
 
 
@@ -181,6 +207,42 @@ def cmd_report(a: argparse.Namespace) -> int:
     data = load_run(folder)
     print(summary_table(data["summary"], folder))
     print(f"plots     {', '.join(made)}")
+    return 0
+
+
+def cmd_compare(a: argparse.Namespace) -> int:
+    """Run two designs on the same seeds, print the side-by-side table, write the comparison."""
+    from sim.compare import compare, format_table, write_compare
+
+    overrides = list(a.set) + ([f"run.duration={a.duration}"] if a.duration else [])
+    scenarios, bad = [], False
+    for path in (a.a, a.b):  # report the problems of both files before giving up
+        try:
+            scenarios.append(load_scenario(path, overrides))
+        except ScenarioError as e:
+            bad = True
+            for p in e.problems:
+                print(p, file=sys.stderr)
+    if bad:
+        return EXIT_BAD_INPUT
+    if a.seeds < 1:
+        print(f"--seeds: expected a whole number of at least 1, got {a.seeds}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    def progress(line: str) -> None:
+        if not a.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    try:
+        res = compare(scenarios[0], scenarios[1], a.seeds, (a.a, a.b), overrides, progress=progress)
+    except Exception:
+        print(traceback.format_exc(), file=sys.stderr)
+        print("compare failed: a run raised (traceback above)", file=sys.stderr)
+        return 1
+    folder = write_compare(res, a.out, fmt=a.format)
+    print(format_table(res))
+    print("")
+    print(f"results   {folder}")
     return 0
 
 
@@ -211,18 +273,60 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["png", "svg"], default="png")
     r.set_defaults(fn=cmd_run)
     v = sub.add_parser("validate", help="check scenario files (exit 0 if all valid, 2 otherwise)")
-    v.add_argument("files", nargs="+")
+    v.add_argument("files", nargs="+", metavar="FILE")
+    v.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="check with this override applied, e.g. --set workload.linger=10ms",
+    )
     v.set_defaults(fn=cmd_validate)
-    s = sub.add_parser("schema", help="print or write the JSON Schema of scenario files")
-    s.add_argument("--out", default=None)
+    s = sub.add_parser(
+        "schema",
+        help="print or write the JSON Schema of scenario files (for editors)",
+        description="The JSON Schema of scenario files, from the same models the loader uses. "
+        "Hook it to an editor with a first line '# yaml-language-server: $schema=PATH' "
+        "(see docs/scenarios.md).",
+    )
+    s.add_argument("--out", default=None, metavar="FILE", help="write here instead of stdout")
     s.set_defaults(fn=cmd_schema)
-    li = sub.add_parser("list", help="list the scenarios of a folder with their descriptions")
-    li.add_argument("dir", nargs="?", default="scenarios")
+    li = sub.add_parser("list", help="list scenarios with their one-line descriptions")
+    li.add_argument(
+        "dir", nargs="?", default=None, help="folder of scenarios (default: the shipped ones)"
+    )
     li.set_defaults(fn=cmd_list)
     rp = sub.add_parser("report", help="re-render plots and the summary from a run folder")
     rp.add_argument("run_dir")
     rp.add_argument("--format", choices=["png", "svg"], default="png")
     rp.set_defaults(fn=cmd_report)
+    c = sub.add_parser(
+        "compare",
+        help="run two scenarios on the same seeds and compare them side by side",
+        description="Run designs A and B on the same seeds (common random numbers) and print "
+        "each figure's mean per design, the paired difference B - A and its 95%% confidence "
+        "interval; write overlaid latency CDFs and timelines and compare.json.",
+    )
+    c.add_argument("a", metavar="A.yaml")
+    c.add_argument("b", metavar="B.yaml")
+    c.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        help="seeds per design (default 3): A's run.seed (or 1), +1, +2, ...",
+    )
+    c.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key in both scenarios, e.g. --set workload.linger=10ms",
+    )
+    c.add_argument("--duration", default=None, help="simulated time of every run, e.g. 10m")
+    c.add_argument("--out", default="results", help="results folder (default: results)")
+    c.add_argument("--format", choices=["png", "svg"], default="png")
+    c.add_argument("--quiet", action="store_true", help="no progress lines")
+    c.set_defaults(fn=cmd_compare)
     return ap
 
 

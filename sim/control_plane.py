@@ -311,7 +311,7 @@ class ControlPlane(Component):
         cfg = self.cfg
         if self.degraded and not health[pref][2]:
             return True  # a degraded leader hands over at once to a healthy region
-        if self.preference == "auto" or self.preference not in health:
+        if pref != self.preference:  # chosen by latency (auto, or the pinned region is away)
             mine = health.get(self.region, (now, INF))[1]
             theirs = health[pref][1]
             if not theirs < mine * (1 - cfg.auto_margin):

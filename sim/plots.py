@@ -1,10 +1,1042 @@
-"""Plots, rendered from a run folder's files only (never from the model)."""
+"""Plots of one run, rendered from its folder's files only (never from the model).
+
+``render_all(folder)`` reads a run folder with ``sim.results.load_run`` and writes into
+``folder/plots``:
+
+- ``produce_latency``: p50 and p99 of produce latency per second of send time (log scale), the
+  requests slower than the run's p99 as faint dots (coloured by producer region), fault windows
+  shaded and labelled, leader changes marked;
+- ``latency_cdf``: produce and end-to-end latency CDFs (log x) and their tails (1 - CDF, log-log);
+- ``throughput``: acked records per second, failed and retried requests per second, with the
+  unavailability windows of ``summary.json`` shaded;
+- ``leader_timeline``: which region held the control-plane lease when, with its epoch, faults
+  hatched on their region, and the table's internal leader when it moved;
+- ``topology``: regions on a rough map with RTTs on the edges, buckets, table replicas, control
+  planes, the final leader and destroyed regions; ``rtt_matrix``: the RTT matrix as a heatmap.
+
+Figures are built on ``matplotlib.figure.Figure`` with an Agg canvas rather than through
+``pyplot``: no global backend switch, nothing left open, and safe to call from a notebook.
+The resolved scenario (``scenario.yaml``) is read with PyYAML for the warm-up only.
+
+The helpers without a leading underscore (``per_second_quantiles``, ``produce_latency``,
+``e2e_latency``, ``new_figure``, ...) are shared with ``sim.compare``.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import yaml
+from matplotlib import ticker, transforms
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from sim.results import load_run
+
+# request status codes of requests.parquet (see sim.results)
+PENDING, ACKED, FAILED_TIMEOUT, PRODUCER_DIED = 0, 1, 2, 3
+MAX_POINTS = 20_000  # most scatter points drawn on one figure
+DPI = 130
+MAX_BINS = 7_200  # a longer run is binned coarser than one second
+FAULT_COLOURS = {"region-outage": "#d62728"}  # other kinds: FAULT_PALETTE in order of appearance
+FAULT_PALETTE = ("#9467bd", "#17becf", "#bcbd22", "#8c564b", "#e377c2", "#7f7f7f", "#aec7e8")
+ACTIONS = ("pin-preferred", "auto-preference")  # operator actions: instants, drawn as lines
+MAX_FAULT_LABELS = 8  # fault labels written on a time axis
+MAX_FAULT_LANES = 10  # lanes of the leader timeline's fault panel (the rest share one)
+UNAVAILABLE_COLOUR = "#ff7f0e"
+P50_COLOUR, P99_COLOUR, E2E_COLOUR = "#1f77b4", "#d62728", "#2ca02c"
+
+# Approximate (longitude, latitude) of cloud regions, for a map-like topology layout. Placement
+# only: a region missing here makes the layout fall back to a graph layout.
+GEO: dict[str, tuple[float, float]] = {
+    # AWS
+    "us-east-1": (-77.5, 39.0), "us-east-2": (-83.0, 40.0), "us-west-1": (-122.0, 37.4),
+    "us-west-2": (-119.7, 45.8), "ca-central-1": (-73.6, 45.5), "ca-west-1": (-114.1, 51.0),
+    "mx-central-1": (-100.4, 20.6), "sa-east-1": (-46.6, -23.5), "eu-west-1": (-6.3, 53.3),
+    "eu-west-2": (-0.1, 51.5), "eu-west-3": (2.35, 48.9), "eu-central-1": (8.7, 50.1),
+    "eu-central-2": (8.5, 47.4), "eu-north-1": (18.1, 59.3), "eu-south-1": (9.2, 45.5),
+    "eu-south-2": (-0.9, 41.6), "af-south-1": (18.4, -33.9), "me-south-1": (50.6, 26.1),
+    "me-central-1": (54.4, 24.5), "il-central-1": (34.8, 32.1), "ap-east-1": (114.2, 22.3),
+    "ap-south-1": (72.9, 19.1), "ap-south-2": (78.5, 17.4), "ap-northeast-1": (139.7, 35.7),
+    "ap-northeast-2": (127.0, 37.6), "ap-northeast-3": (135.5, 34.7),
+    "ap-southeast-1": (103.8, 1.35), "ap-southeast-2": (151.2, -33.9),
+    "ap-southeast-3": (106.8, -6.2), "ap-southeast-4": (145.0, -37.8),
+    "ap-southeast-5": (101.7, 3.1), "ap-southeast-7": (100.5, 13.8),
+    # GCP
+    "gcp:asia-east1": (120.5, 24.1), "gcp:asia-east2": (114.2, 22.3),
+    "gcp:asia-northeast1": (139.7, 35.7), "gcp:asia-northeast2": (135.5, 34.7),
+    "gcp:asia-northeast3": (127.0, 37.6), "gcp:asia-south1": (72.9, 19.1),
+    "gcp:asia-south2": (77.2, 28.6), "gcp:asia-southeast1": (103.8, 1.35),
+    "gcp:asia-southeast2": (106.8, -6.2), "gcp:australia-southeast1": (151.2, -33.9),
+    "gcp:australia-southeast2": (145.0, -37.8), "gcp:europe-central2": (21.0, 52.2),
+    "gcp:europe-north1": (27.2, 60.6), "gcp:europe-west1": (3.8, 50.5),
+    "gcp:europe-west2": (-0.1, 51.5), "gcp:europe-west3": (8.7, 50.1),
+    "gcp:europe-west4": (6.8, 53.4), "gcp:europe-west6": (8.5, 47.4),
+    "gcp:northamerica-northeast1": (-73.6, 45.5), "gcp:northamerica-northeast2": (-79.4, 43.7),
+    "gcp:southamerica-east1": (-46.6, -23.5), "gcp:southamerica-west1": (-70.7, -33.4),
+    "gcp:us-central1": (-95.9, 41.3), "gcp:us-east1": (-80.0, 33.2),
+    "gcp:us-east4": (-77.5, 39.0), "gcp:us-west1": (-121.2, 45.6),
+    "gcp:us-west4": (-115.1, 36.2),
+    # Azure
+    "azure:australiaeast": (151.2, -33.9), "azure:brazilsouth": (-46.6, -23.5),
+    "azure:canadacentral": (-79.4, 43.7), "azure:centralindia": (73.9, 18.5),
+    "azure:eastasia": (114.2, 22.3), "azure:eastus": (-79.0, 37.4),
+    "azure:francecentral": (2.35, 48.9), "azure:germanywestcentral": (8.7, 50.1),
+    "azure:japaneast": (139.7, 35.7), "azure:koreacentral": (127.0, 37.6),
+    "azure:northcentralus": (-87.6, 41.9), "azure:northeurope": (-6.3, 53.3),
+    "azure:norwayeast": (10.75, 59.9), "azure:southafricanorth": (28.0, -26.2),
+    "azure:swedencentral": (17.1, 60.7), "azure:switzerlandnorth": (8.5, 47.4),
+    "azure:uaenorth": (55.3, 25.3), "azure:uksouth": (-0.1, 51.5),
+    "azure:westeurope": (4.9, 52.4), "azure:westus": (-122.4, 37.8),
+    "azure:westus3": (-112.1, 33.4),
+}  # fmt: skip
+
+
+# -- shared helpers (also used by sim.compare) -----------------------------------------------------
+def new_figure(width: float, height: float) -> Figure:
+    """A constrained-layout figure on an Agg canvas (no pyplot state)."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save(fig: Figure, folder: Path, name: str, fmt: str) -> str:
+    """Write a figure as ``folder/name.fmt`` (nothing clipped) and return the file name."""
+    fname = f"{name}.{fmt}"
+    fig.savefig(Path(folder) / fname, dpi=DPI, bbox_inches="tight", format=fmt)
+    return fname
+
+
+def title(fig: Figure, what: str, scenario: str, seed, noun: str = "seed") -> None:
+    """The figure title: what it shows, the scenario and the seed."""
+    fig.suptitle(f"{what} — {scenario} ({noun} {seed})", fontsize=13, fontweight="bold")
+
+
+def bin_width(duration: float) -> float:
+    """Seconds per time bin: one second, coarser when that would exceed ``MAX_BINS`` bins."""
+    return float(max(1, math.ceil(duration / MAX_BINS)))
+
+
+def per_second_quantiles(
+    t: np.ndarray, v: np.ndarray, qs: list[float], duration: float, width: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Quantiles of ``v`` per time bin of ``t``: (bin centres, array [len(qs), bins]), NaN if empty.
+
+    One sort for all bins (linear interpolation, as ``numpy.quantile``), so a million requests take
+    a fraction of a second.
+    """
+    n_bins = max(1, math.ceil(duration / width))
+    t = np.asarray(t, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    b = np.floor(t / width).astype(np.int64)
+    keep = (b >= 0) & (b < n_bins) & np.isfinite(v)
+    b, v = b[keep], v[keep]
+    out = np.full((len(qs), n_bins), np.nan)
+    centres = (np.arange(n_bins) + 0.5) * width
+    if len(v) == 0:
+        return centres, out
+    vs = v[np.lexsort((v, b))]
+    counts = np.bincount(b, minlength=n_bins)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    has = counts > 0
+    s, c = starts[has], counts[has]
+    for i, q in enumerate(qs):
+        pos = s + q * (c - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, s + c - 1)
+        frac = pos - lo
+        out[i, has] = vs[lo] * (1.0 - frac) + vs[hi] * frac
+    return centres, out
+
+
+def per_bin_sum(t: np.ndarray, w: np.ndarray | None, duration: float, width: float) -> np.ndarray:
+    """Sum of ``w`` (or a count) per time bin of ``t`` over [0, duration)."""
+    n_bins = max(1, math.ceil(duration / width))
+    t = np.asarray(t, dtype=np.float64)
+    ok = np.isfinite(t)
+    b = np.floor(t[ok] / width).astype(np.int64)
+    inside = (b >= 0) & (b < n_bins)
+    weights = None if w is None else np.asarray(w, dtype=np.float64)[ok][inside]
+    return np.bincount(b[inside], weights=weights, minlength=n_bins)[:n_bins].astype(np.float64)
+
+
+def produce_latency(requests: pd.DataFrame, warmup: float = 0.0) -> pd.DataFrame:
+    """Acked requests sent at or after ``warmup``: send_s, latency_ms, region."""
+    if requests.empty:
+        return pd.DataFrame({"send_s": [], "latency_ms": [], "region": []})
+    ok = (requests["status"] == ACKED) & (requests["send_s"] >= warmup)
+    r = requests[ok]
+    return pd.DataFrame(
+        {
+            "send_s": r["send_s"].to_numpy(),
+            "latency_ms": ((r["ack_s"] - r["send_s"]) * 1000.0).to_numpy(),
+            "region": r["region"].to_numpy() if "region" in r else "",
+        }
+    )
+
+
+def e2e_latency(requests: pd.DataFrame, receipts: pd.DataFrame, warmup: float = 0.0) -> np.ndarray:
+    """End-to-end latency in ms: each consumer's receipt of the acked file minus the send time.
+
+    One value per (acked request sent after warm-up, consumer that received its file), as in
+    ``summary.json``.
+    """
+    if requests.empty or receipts.empty:
+        return np.zeros(0)
+    ok = (requests["status"] == ACKED) & (requests["send_s"] >= warmup)
+    acked = requests.loc[ok, ["send_s", "ack_file"]]
+    rec = receipts.dropna(subset=["receipt_s"])
+    m = acked.merge(rec[["file_id", "receipt_s"]], left_on="ack_file", right_on="file_id")
+    return ((m["receipt_s"] - m["send_s"]) * 1000.0).to_numpy()
+
+
+def ms_axis(axis) -> None:
+    """Plain millisecond tick labels (300, 1,000, 2,000) on a log axis, as many as its range needs.
+
+    Call after the data is drawn: the tick spacing follows the axis range (1-9 within a decade
+    when the range is narrow, 1-2-5 over a few decades, powers of ten beyond).
+    """
+    lo, hi = axis.get_view_interval()
+    decades = math.log10(hi / lo) if lo > 0 and hi > lo else 3.0
+    if decades < 1.0:
+        subs: tuple = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
+    elif decades < 2.0:
+        subs = (1.0, 2.0, 3.0, 5.0)
+    elif decades < 3.5:
+        subs = (1.0, 2.0, 5.0)
+    else:
+        subs = (1.0,)
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=subs))
+    axis.set_minor_formatter(ticker.NullFormatter())
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+
+
+def seconds_axis(axis) -> None:
+    """Thousands separators on a time axis in seconds."""
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+
+
+def fault_colours(faults: list[dict]) -> dict[str, str]:
+    """A colour per fault kind: region outages red, the others in order of first appearance."""
+    out = dict(FAULT_COLOURS)
+    for f in faults:
+        if f["kind"] not in out:
+            n = len(out) - len(FAULT_COLOURS)
+            out[f["kind"]] = FAULT_PALETTE[n % len(FAULT_PALETTE)]
+    return out
+
+
+def fault_label(f: dict, destroyed: list[str] | tuple = (), target: bool = True) -> str:
+    """``region-outage us-east-1 (permanent, data destroyed)`` and the like.
+
+    "data destroyed" is inferred: a permanent region outage of a region that topology.json lists
+    as destroyed (or a fault recorded with ``data: destroyed``).
+    """
+    name = f.get("label") or f["kind"]
+    if f["kind"] in ACTIONS:
+        extra = "action"
+    elif f.get("end_s") is None:
+        extra = "permanent"
+    else:
+        extra = f"{f['end_s'] - f['start_s']:,.0f} s"
+    if f.get("data") == "destroyed" or (
+        f["kind"] == "region-outage" and f.get("target") in destroyed and f.get("end_s") is None
+    ):
+        extra += ", data destroyed"
+    return f"{name} {f['target']} ({extra})" if target else f"{name} ({extra})"
+
+
+def _fault_end(f: dict, t_end: float) -> float:
+    return t_end if f.get("end_s") is None else float(f["end_s"])
+
+
+def shade_faults(ax, faults: list[dict], t_end: float, label: bool = True, destroyed=()) -> list:
+    """Shade each fault window (permanent ones to the end), labelled at the top; legend handles.
+
+    An operator action is a dash-dot line. A fault that repeats is labelled once, with its count,
+    and at most ``MAX_FAULT_LABELS`` labels are written.
+    """
+    tr = transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    counts: dict[tuple, int] = {}
+    for f in faults:
+        key = (f.get("label") or f["kind"], f["target"])
+        counts[key] = counts.get(key, 0) + 1
+    labelled: set[tuple] = set()
+    kinds: dict[str, bool] = {}
+    colours = fault_colours(faults)
+    for f in faults:
+        colour = colours[f["kind"]]
+        start, end = float(f["start_s"]), _fault_end(f, t_end)
+        instant = f["kind"] in ACTIONS or end <= start
+        kinds[f["kind"]] = instant
+        if instant:
+            ax.axvline(start, color=colour, lw=1.3, ls="-.", zorder=1)
+        else:
+            ax.axvspan(start, end, color=colour, alpha=0.10, lw=0, zorder=0)
+            ax.axvline(start, color=colour, lw=1.0, alpha=0.6, zorder=1)
+        key = (f.get("label") or f["kind"], f["target"])
+        if label and key not in labelled and len(labelled) < MAX_FAULT_LABELS:
+            text = fault_label(f, destroyed)
+            if counts[key] > 1:
+                text = text[:-1] + f", {counts[key]} times)"
+            late = start > 0.7 * t_end  # written leftwards from the window's end
+            ax.text(
+                min(end, t_end) if late else start, 0.98 - 0.065 * (len(labelled) % 4),
+                text + " " if late else " " + text, transform=tr, ha="right" if late else "left",
+                va="top", fontsize=9, color=colour, zorder=5,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5},
+            )  # fmt: skip
+            labelled.add(key)
+    handles: list = []
+    for kind, instant in kinds.items():
+        c = colours[kind]
+        if instant:
+            handles.append(Line2D([], [], color=c, ls="-.", label=f"{kind} (operator action)"))
+        else:
+            handles.append(Patch(facecolor=c, alpha=0.18, label=f"{kind} (fault window)"))
+    return handles
+
+
+def row_of(target: str, rows: list[str]) -> str | None:
+    """The region row a fault target belongs to: the region itself, or a zone's region."""
+    if target in rows:
+        return target
+    owners = [r for r in rows if target.startswith(r)]
+    return max(owners, key=len) if owners else None
+
+
+def region_colours(regions: list[str]) -> dict[str, str]:
+    """A stable colour per region, in topology order."""
+    pal = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+    return {r: pal[i % len(pal)] for i, r in enumerate(regions)}
+
+
+def leader_segments(leader: pd.DataFrame, t_end: float) -> list[tuple[float, float, str, int, str]]:
+    """(start, end, region, epoch, cause) of each lease, consecutive repeats of a lease merged."""
+    if leader.empty:
+        return []
+    rows = leader.sort_values("t_s", kind="stable")
+    causes = rows["cause"] if "cause" in rows else [""] * len(rows)
+    segs: list[list] = []
+    for t, r, e, c in zip(rows["t_s"], rows["region"], rows["epoch"], causes, strict=True):
+        if segs and segs[-1][2] == r and segs[-1][3] == int(e):
+            continue  # the same lease recorded twice
+        segs.append([float(t), None, str(r), int(e), str(c)])
+    for i, s in enumerate(segs):
+        s[1] = segs[i + 1][0] if i + 1 < len(segs) else float(t_end)
+    return [tuple(s) for s in segs]
+
+
+# -- the run --------------------------------------------------------------------------------------
+class _Run:
+    """What the plots need from a run folder, loaded once."""
+
+    def __init__(self, folder: Path):
+        d = load_run(folder)
+        self.d = d
+        s = d["summary"]
+        self.summary = s
+        self.name = s["scenario"]
+        self.seed = s["seed"]
+        self.duration = float(s["sim_duration_s"])
+        sc = yaml.safe_load(d["scenario_yaml"]) or {}
+        self.warmup = float((sc.get("run") or {}).get("warmup") or 0.0)
+        self.topo = d["topology"]
+        self.regions = list(self.topo.get("regions", []))
+        self.colours = region_colours(self.regions)
+        self.faults = d["faults"]
+        self.destroyed = list(self.topo.get("destroyed", []))
+        self.width = bin_width(self.duration)
+        self.leader_segs = leader_segments(d["leader"], self.duration)
+
+    def time_axis(self, ax) -> None:
+        ax.set_xlim(0, self.duration)
+        seconds_axis(ax.xaxis)
+
+    def per(self) -> str:
+        return "second" if self.width == 1 else f"{self.width:g} s"
+
+
+def _no_data(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4")
+
+
+def _leader_marks(ax, run: _Run, y: float = 0.02) -> list:
+    """Vertical lines at each leader change, labelled with the new region and epoch.
+
+    Changes closer together than 2.5% of the run share one label (how many, and where the lease
+    ended up), so a flapping lease stays readable; with more than 8 such groups only the lines
+    are drawn.
+    """
+    tr = transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    segs = run.leader_segs[1:]
+    groups: list[list] = []
+    for seg in segs:
+        ax.axvline(seg[0], color=run.colours.get(seg[2], "k"), ls="--", lw=1.3, zorder=4)
+        if groups and seg[0] - groups[-1][0][0] <= 0.025 * run.duration:
+            groups[-1].append(seg)
+        else:
+            groups.append([seg])
+    for g in groups if len(groups) <= 8 else []:  # beyond that, labels would hide the data
+        start, _, region, epoch, _ = g[-1]
+        text = f" leader → {region} (epoch {epoch}) "
+        if len(g) > 1:
+            span = start - g[0][0]
+            text = f" leader changed {len(g)} times in {span:,.0f} s → {region} (epoch {epoch}) "
+        ax.text(
+            g[0][0], y, text, transform=tr, rotation=90, ha="left", va="bottom", fontsize=8.5,
+            color=run.colours.get(region, "k"), zorder=5,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+        )  # fmt: skip
+    if not segs:
+        return []
+    label = "leader change (colour: the new leader's region)"
+    if len(groups) > 8:
+        label = f"{len(segs)} leader changes (colour: the new leader; see leader_timeline)"
+    return [Line2D([], [], color="0.2", ls="--", lw=1.3, label=label)]
+
+
+# -- 1. produce latency over time -----------------------------------------------------------------
+def plot_produce_latency(run: _Run, out: Path, fmt: str) -> str:
+    """p50/p99 per second of send time, slow requests as dots, faults and leader changes."""
+    req = run.d["requests"]
+    lat = produce_latency(req, 0.0)
+    fig = new_figure(13, 6)
+    ax = fig.subplots()
+    title(fig, "Produce latency over time", run.name, run.seed)
+    handles = []
+    if len(lat):
+        p99_run = run.summary["produce_latency_ms"].get("p99")
+        if p99_run is None:
+            p99_run = float(np.percentile(lat["latency_ms"], 99))
+        slow = lat[lat["latency_ms"] > p99_run]
+        n_slow = len(slow)
+        if n_slow > MAX_POINTS:
+            slow = slow.sample(MAX_POINTS, random_state=0)
+        for r in run.regions:
+            sr = slow[slow["region"] == r]
+            if len(sr):
+                ax.scatter(
+                    sr["send_s"], sr["latency_ms"], s=7, lw=0, alpha=0.45, zorder=2,
+                    color=run.colours[r], rasterized=True,
+                )  # fmt: skip
+        shown = f" ({MAX_POINTS:,} drawn at random)" if n_slow > MAX_POINTS else ""
+        x, q = per_second_quantiles(
+            lat["send_s"], lat["latency_ms"], [0.5, 0.99], run.duration, run.width
+        )
+        ax.plot(x, q[1], color=P99_COLOUR, lw=1.0, zorder=3)
+        ax.plot(x, q[0], color=P50_COLOUR, lw=1.0, zorder=3)
+        handles += [
+            Line2D([], [], color=P50_COLOUR, lw=1.5, label=f"p50 per {run.per()}"),
+            Line2D([], [], color=P99_COLOUR, lw=1.5, label=f"p99 per {run.per()}"),
+        ]
+        handles += [
+            Line2D([], [], ls="", marker="o", ms=5, alpha=0.7, color=run.colours[r],
+                   label=f"slow request from {r}")
+            for r in run.regions if (lat["region"] == r).any()
+        ]  # fmt: skip
+        note = (
+            f"dots: the {n_slow:,} acked requests slower than the run's p99 ({p99_run:,.0f} ms)"
+            f"{shown}, coloured by producer region"
+        )
+        ax.set_yscale("log")
+    else:
+        note = ""
+        _no_data(ax, "no acknowledged requests")
+    handles += shade_faults(ax, run.faults, run.duration, destroyed=run.destroyed)
+    handles += _leader_marks(ax, run)
+    if run.warmup > 0:
+        ax.axvspan(0, run.warmup, color="0.85", lw=0, zorder=0)
+        handles.append(Patch(color="0.85", label=f"warm-up ({run.warmup:g} s)"))
+    run.time_axis(ax)
+    if len(lat):
+        ms_axis(ax.yaxis)
+    ax.set_xlabel("send time since start (s)")
+    ax.set_ylabel("produce latency, send to ack (ms, log scale)")
+    ax.set_title(
+        f"acked requests by the {run.per()} they were sent (failed ones are in the throughput "
+        f"plot); {note}",
+        fontsize=9.5, color="0.35", loc="left",
+    )  # fmt: skip
+    ax.grid(True, which="major", alpha=0.3)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+    name = save(fig, out, "produce_latency", fmt)
+    return name
+
+
+# -- 2. latency CDFs ------------------------------------------------------------------------------
+def _ecdf_points(v: np.ndarray, n_pts: int = 3000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, CDF, 1-CDF+1/n) at a few thousand order statistics, dense in the tail."""
+    v = np.sort(v)
+    n = len(v)
+    head = np.linspace(0, n - 1, n_pts)
+    tail = n - np.logspace(0, math.log10(n), n_pts)
+    idx = np.unique(np.clip(np.concatenate([head, tail]).round().astype(np.int64), 0, n - 1))
+    x = v[idx]
+    cdf = (idx + 1) / n
+    surv = (n - idx) / n  # P(X >= x): the last point stays above zero on a log axis
+    return x, cdf, surv
+
+
+def plot_latency_cdf(run: _Run, out: Path, fmt: str) -> str:
+    """Produce and end-to-end latency CDFs, and their tails on log-log axes."""
+    req, rec = run.d["requests"], run.d["receipts"]
+    series = [
+        ("produce", produce_latency(req, run.warmup)["latency_ms"].to_numpy(), P50_COLOUR),
+        ("end-to-end", e2e_latency(req, rec, run.warmup), E2E_COLOUR),
+    ]
+    return _cdf_figure(
+        out, fmt, run.name, run.seed,
+        [(name, v, c, "-") for name, v, c in series],
+        f"acked requests sent after the {run.warmup:g} s warm-up; end-to-end: one value per "
+        "consumer that received the request's file",
+        "latency_cdf",
+    )  # fmt: skip
+
+
+def _cdf_figure(out, fmt, scenario, seed, series, note, fname, what="Latency distribution") -> str:
+    """Two panels: CDF (log x) and 1 - CDF (log-log), p50/p99/p99.9 marked."""
+    fig = new_figure(13, 5.6)
+    ax1, ax2 = fig.subplots(1, 2)
+    title(fig, what, scenario, seed)
+    handles = []
+    for name, v, colour, ls in series:
+        v = np.asarray(v, dtype=np.float64)
+        v = v[np.isfinite(v) & (v > 0)]
+        if len(v) == 0:
+            handles.append(Line2D([], [], color=colour, ls=ls, label=f"{name}: no data"))
+            continue
+        x, cdf, surv = _ecdf_points(v)
+        p50, p99, p999 = np.percentile(v, [50, 99, 99.9])
+        ax1.plot(x, cdf, color=colour, ls=ls, lw=1.6)
+        ax2.plot(x, surv, color=colour, ls=ls, lw=1.6)
+        ax1.plot([p50, p99], [0.5, 0.99], "o", color=colour, ms=5)
+        ax2.plot([p50, p99, p999], [0.5, 0.01, 0.001], "o", color=colour, ms=5)
+        handles.append(
+            Line2D(
+                [], [], color=colour, ls=ls, lw=1.6, marker="o", ms=5,
+                label=f"{name}: p50 {p50:,.0f} · p99 {p99:,.0f} · p99.9 {p999:,.0f} ms "
+                f"(n = {len(v):,})",
+            )
+        )  # fmt: skip
+    tr1 = transforms.blended_transform_factory(ax1.transAxes, ax1.transData)
+    for y, lab in ((0.5, "p50"), (0.99, "p99")):
+        ax1.axhline(y, color="0.5", lw=0.8, ls=":")
+        ax1.text(0.005, y, lab, transform=tr1, fontsize=8.5, color="0.3", va="bottom")
+    tr2 = transforms.blended_transform_factory(ax2.transAxes, ax2.transData)
+    for y, lab in ((0.5, "p50"), (0.01, "p99"), (0.001, "p99.9")):
+        ax2.axhline(y, color="0.5", lw=0.8, ls=":")
+        ax2.text(0.005, y, lab, transform=tr2, fontsize=8.5, color="0.3", va="bottom")
+    for ax in (ax1, ax2):
+        ax.set_xscale("log")
+        ax.set_xlabel("latency (ms, log scale)")
+        ax.grid(True, which="major", alpha=0.3)
+    ax1.set_ylim(0, 1.04)
+    ax1.set_ylabel("fraction of requests at or below (CDF)")
+    ax1.set_title("CDF", fontsize=10.5)
+    ax2.set_yscale("log")
+    ax2.set_ylabel("fraction at or above (1 - CDF, log scale)")
+    ax2.set_title("tail: 1 - CDF", fontsize=10.5)
+    ax2.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    for ax in (ax1, ax2):
+        ms_axis(ax.xaxis)
+    fig.legend(
+        handles=handles, loc="outside lower center", ncol=1, fontsize=9.5, frameon=False,
+        title=note, title_fontsize=9,
+    )  # fmt: skip
+    return save(fig, out, fname, fmt)
+
+
+# -- 3. throughput, failures and retries ---------------------------------------------------------
+def plot_throughput(run: _Run, out: Path, fmt: str) -> str:
+    """Acked records/s, failed and retried requests per second, unavailability shaded."""
+    req = run.d["requests"]
+    w, dur = run.width, run.duration
+    n = max(1, math.ceil(dur / w))
+    edges = np.arange(n + 1) * w
+    fig = new_figure(13, 8.5)
+    ax1, ax2, ax3 = fig.subplots(3, 1, sharex=True, height_ratios=[2, 1, 1])
+    title(fig, "Throughput, failures and retries", run.name, run.seed)
+    if len(req):
+        ok = req["status"] == ACKED
+        sent = per_bin_sum(req["send_s"], req["n_records"], dur, w) / w
+        acked = per_bin_sum(req.loc[ok, "ack_s"], req.loc[ok, "n_records"], dur, w) / w
+        ax1.stairs(
+            sent, edges, baseline=None, color="0.6", lw=1.0, label="records sent /s (by send time)"
+        )
+        ax1.stairs(acked, edges, baseline=None, color=P50_COLOUR, lw=1.0,
+                   label="records acked /s (by ack time)")  # fmt: skip
+        ax1.set_ylim(bottom=0)
+        for status, colour, lab in (
+            (FAILED_TIMEOUT, "#d62728", "delivery timeout"),
+            (PRODUCER_DIED, "#8c564b", "producer died"),
+        ):
+            m = req["status"] == status
+            if m.any():
+                c = per_bin_sum(req.loc[m, "end_s"], None, dur, w)
+                ax2.stairs(
+                    c, edges, baseline=None, color=colour, lw=1.2,
+                    label=f"failed, {lab}: {int(m.sum()):,} requests",
+                )  # fmt: skip
+        if not req["status"].isin([FAILED_TIMEOUT, PRODUCER_DIED]).any():
+            _no_data(ax2, "no failed requests")
+        retried = req["attempts"] > 0
+        if retried.any():
+            c = per_bin_sum(req.loc[retried, "send_s"], None, dur, w)
+            ax3.stairs(c, edges, baseline=None, color="#9467bd", lw=1.2,
+                       label=f"retried requests: {int(retried.sum()):,}")  # fmt: skip
+        else:
+            _no_data(ax3, "no retried requests")
+    else:
+        for ax in (ax1, ax2, ax3):
+            _no_data(ax, "no requests")
+    u = run.summary.get("unavailability", {})
+    tr = transforms.blended_transform_factory(ax1.transData, ax1.transAxes)
+    for i, (a, b) in enumerate(u.get("windows", [])):
+        for ax in (ax1, ax2, ax3):
+            ax.axvspan(a, b, color=UNAVAILABLE_COLOUR, alpha=0.25, lw=0, zorder=0)
+        # a marker at the top, so that a window of a few seconds in an hour still shows
+        ax1.plot((a + b) / 2, 1.0, "v", ms=9, color=UNAVAILABLE_COLOUR, transform=tr,
+                 clip_on=False, zorder=6)  # fmt: skip
+        if i < 8:
+            ax1.text(
+                a, 0.04, f" unavailable {b - a:,.1f} s", transform=tr, fontsize=8.5, ha="left",
+                va="bottom", color="#a04000",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+            )  # fmt: skip
+    colours = fault_colours(run.faults)
+    for f in run.faults:
+        for ax in (ax1, ax2, ax3):
+            ax.axvline(f["start_s"], color=colours[f["kind"]], lw=1, ls=":")
+    per = "per second" if w == 1 else f"per {w:g} s bin"
+    ax1.set_ylabel("records/s")
+    ax2.set_ylabel(f"failed requests\n{per}")
+    ax3.set_ylabel(f"retried requests\n{per}")
+    ax2.set_title("failed requests by the time they failed", fontsize=9.5, color="0.35", loc="left")
+    ax3.set_title(
+        "requests sent more than once, by send time", fontsize=9.5, color="0.35", loc="left"
+    )
+    for ax in (ax2, ax3):
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True, nbins=4))
+    ax1.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax3.set_xlabel("time since start (s)")
+    run.time_axis(ax3)
+    for ax in (ax1, ax2, ax3):
+        ax.grid(True, alpha=0.3)
+    handles = ax1.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    handles += ax3.get_legend_handles_labels()[0]
+    total, nwin = u.get("total_s", 0.0), len(u.get("windows", []))
+    handles.append(
+        Patch(color=UNAVAILABLE_COLOUR, alpha=0.3,
+              label=f"unavailable (summary.json, ▼ marks each window): {total:,.1f} s in "
+              f"{nwin} window(s)"
+              if nwin else "unavailable (summary.json): never")
+    )  # fmt: skip
+    if run.faults:
+        handles.append(Line2D([], [], color="0.4", ls=":", label="fault start (colour: its kind)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+    return save(fig, out, "throughput", fmt)
+
+
+# -- 4. leader timeline ---------------------------------------------------------------------------
+def _lease_rows(ax, segs, rows: list[str], colours, duration, epochs: bool) -> None:
+    """One horizontal row per region, a bar for each time it led."""
+    y = {r: i for i, r in enumerate(rows)}
+    for start, end, region, epoch, _ in segs:
+        if region not in y:
+            continue
+        ax.broken_barh(
+            [(start, end - start)], (y[region] - 0.35, 0.7), facecolors=colours.get(region, "0.5")
+        )
+        if epochs and (end - start) > 0.06 * duration:
+            ax.text(
+                (start + end) / 2, y[region], f"epoch {epoch}", ha="center", va="center",
+                color="white", fontsize=9.5, fontweight="bold",
+            )  # fmt: skip
+        elif epochs and len(segs) <= 40:
+            ax.text(start, y[region] + 0.38, f"{epoch}", ha="left", va="bottom", fontsize=7.5)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_ylim(len(rows) - 0.4, -0.6)
+
+
+def _fault_lanes(faults: list[dict]) -> list[tuple[tuple, list[dict]]]:
+    """Faults grouped by (name, target) in order of first appearance, at most MAX_FAULT_LANES."""
+    lanes: dict[tuple, list[dict]] = {}
+    for f in faults:
+        key = (f.get("label") or f["kind"], str(f["target"]))
+        if key not in lanes and len(lanes) == MAX_FAULT_LANES - 1 and len(faults) > len(lanes):
+            key = ("other faults", "")
+        lanes.setdefault(key, []).append(f)
+    return list(lanes.items())
+
+
+def plot_leader_timeline(run: _Run, out: Path, fmt: str) -> str:
+    """Which region held the control-plane lease when, with epochs, under the faults' lanes;
+    the table's internal leader when it moved."""
+    topo = run.topo
+    rows = [r for r in run.regions if r in topo.get("control_planes", run.regions)]
+    rows = rows or run.regions
+    tchanges = run.summary.get("metadata", {}).get("table_leader_changes", [])
+    table_moved = len({r for _, r in tchanges}) > 1
+    table_rows = [r for r in run.regions if r in topo.get("table", {}).get("regions", [])]
+    lanes = _fault_lanes(run.faults)
+    panels = (
+        ([len(lanes)] if lanes else []) + [len(rows)] + ([len(table_rows)] if table_moved else [])
+    )
+    fig = new_figure(13, 2.2 + 0.5 * sum(panels) + 0.5 * len(panels))
+    axes = list(np.atleast_1d(fig.subplots(len(panels), 1, sharex=True, height_ratios=panels)))
+    axf = axes.pop(0) if lanes else None
+    ax = axes.pop(0)
+    axt = axes.pop(0) if table_moved else None
+    title(fig, "Leader timeline", run.name, run.seed)
+    colours = fault_colours(run.faults)
+    handles = [Patch(color="0.4", label="holds the control-plane lease (epoch written on it)")]
+    if axf is not None:
+        names = []
+        for i, ((name, target), fs) in enumerate(lanes):
+            kind = fs[0]["kind"]
+            names.append(f"{name} {target}".strip() + (f" ×{len(fs)}" if len(fs) > 1 else ""))
+            for f in fs:
+                colour = colours[f["kind"]]
+                start, end = float(f["start_s"]), _fault_end(f, run.duration)
+                if f["kind"] in ACTIONS or end <= start:
+                    axf.plot(start, i, marker="D", ms=7, color=colour, ls="")
+                    continue
+                axf.broken_barh([(start, end - start)], (i - 0.35, 0.7), facecolors=colour,
+                                alpha=0.75)  # fmt: skip
+                if f.get("end_s") is None:
+                    axf.text(start, i, " " + fault_label(f, run.destroyed, target=False),
+                             va="center", ha="left", fontsize=8.5, color="white",
+                             fontweight="bold", clip_on=True)  # fmt: skip
+                # the region the fault hit, hatched on its lease row
+                row = row_of(str(f["target"]), rows)
+                if row is not None:
+                    ax.broken_barh(
+                        [(start, end - start)], (rows.index(row) - 0.45, 0.9),
+                        facecolors="none", edgecolors=colour, hatch="///", lw=0.8,
+                    )  # fmt: skip
+            if kind in ACTIONS:
+                for f in fs:
+                    ax.axvline(float(f["start_s"]), color=colours[kind], lw=1.2, ls="-.", zorder=3)
+        axf.set_yticks(range(len(lanes)), names)
+        axf.set_ylim(len(lanes) - 0.4, -0.6)
+        axf.set_title("faults (◆ an operator action; permanent ones run to the end)",
+                      fontsize=9.5, color="0.35", loc="left")  # fmt: skip
+        axf.grid(True, axis="x", alpha=0.3)
+        if any(f["kind"] not in ACTIONS for f in run.faults):
+            handles.append(Patch(facecolor="none", edgecolor="0.3", hatch="///",
+                                 label="a fault on the region (from the lanes above)"))  # fmt: skip
+    _lease_rows(ax, run.leader_segs, rows, run.colours, run.duration, epochs=True)
+    u = run.summary.get("unavailability", {}).get("windows", [])
+    for a, b in u:
+        for x in (axf, ax, axt):
+            if x is not None:
+                x.axvspan(a, b, color=UNAVAILABLE_COLOUR, alpha=0.25, lw=0, zorder=0)
+    if u:
+        handles.append(Patch(color=UNAVAILABLE_COLOUR, alpha=0.3, label="unavailable"))
+    ax.set_ylabel("control-plane\nregion")
+    tkind = topo.get("table", {}).get("kind", "?")
+    n_changes = max(0, len(run.leader_segs) - 1)
+    sub = f"control-plane lease: {n_changes} change(s)"
+    counted = run.summary.get("leader", {}).get("changes", n_changes)
+    if counted != n_changes:
+        sub += f" (summary.json counts {counted}: a lease recorded twice counts there as a change)"
+    if not run.leader_segs:
+        sub = "no control plane ever held the lease"
+    if axt is not None:
+        tsegs = [
+            (float(t), float(tchanges[i + 1][0]) if i + 1 < len(tchanges) else run.duration, r,
+             0, "")
+            for i, (t, r) in enumerate(tchanges)
+        ]  # fmt: skip
+        _lease_rows(axt, tsegs, table_rows, run.colours, run.duration, epochs=False)
+        axt.set_ylabel("table region")
+        axt.set_title(
+            f"the {tkind} table's internal leader", fontsize=9.5, loc="left", color="0.35"
+        )
+        axt.grid(True, axis="x", alpha=0.3)
+    elif tchanges:
+        sub += f"; the {tkind} table's internal leader stayed in {tchanges[0][1]}"
+    sub += "\na bar runs from the time a region took the lease to the time the next region did"
+    ax.set_title(sub, fontsize=9.5, color="0.35", loc="left")
+    ax.grid(True, axis="x", alpha=0.3)
+    last = axt if axt is not None else ax
+    run.time_axis(last)
+    last.set_xlabel("time since start (s)")
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+    return save(fig, out, "leader_timeline", fmt)
+
+
+# -- 5. topology and RTT matrix -------------------------------------------------------------------
+def initial_positions(regions: list[str], rtt: dict, width: float = 8.0, height: float = 4.5):
+    """Region centres in inches: longitude/latitude when every region is in ``GEO``, else a
+    networkx spring layout on 1/RTT; fitted into ``width`` x ``height``. (positions, geographic?)"""
+    if len(regions) == 1:
+        return {regions[0]: np.zeros(2)}, regions[0] in GEO
+    geo = all(r in GEO for r in regions)
+    if geo:
+        pts = np.array([GEO[r] for r in regions], dtype=float)
+    else:
+        g = nx.Graph()
+        g.add_nodes_from(regions)
+        for i, a in enumerate(regions):
+            for b in regions[i + 1 :]:
+                ms = (_rtt(rtt, a, b) + _rtt(rtt, b, a)) / 2
+                g.add_edge(a, b, weight=1.0 / max(ms if math.isfinite(ms) else 100.0, 1.0))
+        lay = nx.spring_layout(g, seed=1) if len(regions) > 3 else nx.circular_layout(g)
+        pts = np.array([lay[r] for r in regions], dtype=float)
+    pts -= pts.min(axis=0)
+    rng = pts.max(axis=0)
+    scales = [lim / r for lim, r in zip((width, height), rng, strict=True) if r > 0]
+    pts *= min(scales) if scales else 1.0
+    return {r: pts[i] for i, r in enumerate(regions)}, geo
+
+
+def _clip(p0: np.ndarray, p1: np.ndarray, centre: np.ndarray, half: np.ndarray):
+    """Liang-Barsky: the parameter range [t0, t1] of segment p0-p1 inside a box, or None."""
+    t0, t1 = 0.0, 1.0
+    d = p1 - p0
+    for k in range(2):
+        lo, hi = centre[k] - half[k], centre[k] + half[k]
+        if abs(d[k]) < 1e-12:
+            if p0[k] < lo or p0[k] > hi:
+                return None
+            continue
+        a, b = (lo - p0[k]) / d[k], (hi - p0[k]) / d[k]
+        t0, t1 = max(t0, min(a, b)), min(t1, max(a, b))
+        if t0 > t1:
+            return None
+    return t0, t1
+
+
+def spread_boxes(
+    regions: list[str],
+    pos: dict[str, np.ndarray],
+    sizes: dict[str, tuple[float, float]],
+    edges: list[tuple[str, str]],
+    gap: float = 0.6,
+    clearance: float = 0.3,
+) -> dict[str, np.ndarray]:
+    """Move boxes (sizes in inches) until none overlap and no edge runs under a third box.
+
+    Deterministic and small: overlapping boxes are pushed apart along the axis that needs the
+    least movement; a box an edge passes under is pushed away from that edge. The rough geography
+    survives, which is all a topology sketch needs.
+    """
+    c = np.array([pos[r] for r in regions], dtype=float)
+    half = np.array([sizes[r] for r in regions], dtype=float) / 2
+    idx = {r: i for i, r in enumerate(regions)}
+    ed = [(idx[a], idx[b]) for a, b in edges]
+    n = len(regions)
+    for it in range(3000):
+        moved = False
+        for i in range(n):
+            for j in range(i + 1, n):
+                d = c[j] - c[i]
+                over = half[i] + half[j] + gap - np.abs(d)
+                if over[0] > 0 and over[1] > 0:
+                    k = 0 if over[0] <= over[1] else 1
+                    s = np.sign(d[k]) or (1.0 if (i + j + it) % 2 else -1.0)
+                    c[i, k] -= s * (over[k] / 2 + 0.01)
+                    c[j, k] += s * (over[k] / 2 + 0.01)
+                    moved = True
+        for k in range(n):
+            for i, j in ed:
+                if k in (i, j) or _clip(c[i], c[j], c[k], half[k] + clearance) is None:
+                    continue
+                d = c[j] - c[i]
+                norm = np.array([-d[1], d[0]]) / (np.hypot(*d) or 1.0)
+                side = np.sign(np.dot(c[k] - c[i], norm)) or (1.0 if k % 2 else -1.0)
+                c[k] += side * norm * 0.08
+                c[i] -= side * norm * 0.04
+                c[j] -= side * norm * 0.04
+                moved = True
+        if not moved:
+            break
+    return {r: c[i] for i, r in enumerate(regions)}
+
+
+def _rtt(rtt: dict, a: str, b: str) -> float:
+    return float((rtt.get(a) or {}).get(b, float("nan")))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def plot_topology(run: _Run, out: Path, fmt: str) -> str:
+    """Regions with RTTs on the edges, what each region holds, the leader and destroyed regions."""
+    topo = run.topo
+    regions = run.regions
+    rtt = topo.get("rtt_ms", {})
+    table = topo.get("table", {})
+    buckets = topo.get("buckets", [])
+    cps = topo.get("control_planes", [])
+    destroyed = set(run.destroyed)
+    final = run.leader_segs[-1][2] if run.leader_segs else None
+    g = nx.Graph()
+    g.add_nodes_from(regions)
+    for i, a in enumerate(regions):
+        for b in regions[i + 1 :]:
+            g.add_edge(a, b, rtt=(_rtt(rtt, a, b) + _rtt(rtt, b, a)) / 2)
+    # one box per region, measured, then laid out in inches (one data unit = one inch)
+    fig = Figure(figsize=(10, 6))
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    boxes = {}
+    for r in regions:
+        holds = []
+        if r in buckets:
+            holds.append("bucket")
+        if r in cps:
+            holds.append("control plane")
+        lines = [r + ("   ★ leader" if r == final else ""), " · ".join(holds) if holds else None]
+        if r in table.get("regions", []):
+            if r == table.get("witness"):
+                lines.append("table witness (votes, no data)")
+            else:
+                lead = ", table's leader" if r == table.get("leader_region_final") else ""
+                lines.append(f"table replica{lead}")
+        lines.append(
+            f"{_plural(topo.get('agents', {}).get(r, 0), 'agent')} · "
+            f"{_plural(topo.get('producers', {}).get(r, 0), 'producer')} · "
+            f"{_plural(topo.get('consumers', {}).get(r, 0), 'consumer')}"
+        )
+        lines.append(f"in-region endpoint RTT {_rtt(rtt, r, r):.1f} ms")
+        if r in destroyed:
+            lines.append("DESTROYED")
+        is_leader = r == final
+        edge = "#d62728" if r in destroyed else ("#b8860b" if is_leader else run.colours[r])
+        boxes[r] = ax.text(
+            0, 0, "\n".join(x for x in lines if x), ha="center", va="center", fontsize=9.5,
+            linespacing=1.45, zorder=5,
+            bbox={"boxstyle": "round,pad=0.6", "facecolor": "#fff3c4" if is_leader else "white",
+                  "edgecolor": edge, "linewidth": 3.0 if is_leader or r in destroyed else 1.8},
+        )  # fmt: skip
+    renderer = fig.canvas.get_renderer()
+    pad = 2 * 0.6 * 9.5 / 72 + 0.06  # the box padding on both sides, and its edge
+    sizes = {}
+    for r, t in boxes.items():
+        bb = t.get_window_extent(renderer)
+        sizes[r] = (bb.width / fig.dpi + pad, bb.height / fig.dpi + pad)
+    init, geo = initial_positions(regions, rtt)
+    pos = spread_boxes(regions, init, sizes, list(g.edges()))
+    for r in regions:
+        boxes[r].set_position(tuple(pos[r]))
+    for a, b, d in g.edges(data=True):
+        pa, pb = pos[a], pos[b]
+        ax.plot([pa[0], pb[0]], [pa[1], pb[1]], color="0.55", lw=1.6, zorder=1)
+        # the label sits in the middle of the visible part of the edge, between the two boxes
+        ta = _clip(pa, pb, pa, np.array(sizes[a]) / 2)
+        tb = _clip(pb, pa, pb, np.array(sizes[b]) / 2)
+        t0 = ta[1] if ta else 0.0
+        t1 = 1.0 - (tb[1] if tb else 0.0)
+        m = pa + (pb - pa) * ((t0 + t1) / 2 if t1 > t0 else 0.5)
+        ax.text(
+            m[0], m[1], f"{d['rtt']:.0f} ms", ha="center", va="center", fontsize=10, zorder=6,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "#fffbe6", "edgecolor": "0.7"},
+        )  # fmt: skip
+    for r in destroyed & set(regions):
+        (x, y), (w, h) = pos[r], sizes[r]
+        for sgn in (1, -1):
+            ax.plot([x - w / 2, x + w / 2], [y - sgn * h / 2, y + sgn * h / 2],
+                    color="#d62728", lw=3, alpha=0.5, zorder=7)  # fmt: skip
+    lo = np.min([pos[r] - np.array(sizes[r]) / 2 for r in regions], axis=0) - 0.3
+    hi = np.max([pos[r] + np.array(sizes[r]) / 2 for r in regions], axis=0) + 0.3
+    width, height = hi - lo
+    if width < 9.0:  # room for the title and the notes
+        lo[0] -= (9.0 - width) / 2
+        width = 9.0
+    fig.set_size_inches(width, height)
+    ax.set_xlim(lo[0], lo[0] + width)
+    ax.set_ylim(lo[1], lo[1] + height)
+    fig.text(
+        0.5, 1 + 0.25 / height, f"Topology — {run.name} (seed {run.seed})", ha="center",
+        va="bottom", fontsize=13, fontweight="bold",
+    )  # fmt: skip
+    q = topo.get("quorum")
+    wit = table.get("witness") or "none"
+    ini, fin = table.get("leader_region_initial"), table.get("leader_region_final")
+    tl = f"internal leader {fin}" if ini == fin else f"internal leader {ini} → {fin}"
+    notes = [
+        f"storage: {len(buckets)} bucket(s) in {', '.join(buckets)}; a write is acked once {q} of "
+        f"{len(buckets)} hold it",
+        f"table: {table.get('kind')} in {', '.join(table.get('regions', []))} (witness: {wit}; "
+        f"{tl}); control planes in {', '.join(cps)}",
+    ]
+    if len(regions) > 1:
+        notes.append(
+            "edges: RTT in ms, mean of both directions (each direction in rtt_matrix); layout: "
+            + ("rough geography, spread apart to fit" if geo else "graph layout")
+        )
+    if final:
+        notes.append(f"★ leader: the region holding the control-plane lease at the end ({final})")
+    if destroyed:
+        notes.append(
+            f"crossed out: destroyed during the run, its data lost ({', '.join(sorted(destroyed))})"
+        )
+    fig.text(0.0, -0.1 / height, "\n".join(notes), ha="left", va="top", fontsize=9.5, color="0.25")
+    return save(fig, out, "topology", fmt)
+
+
+def plot_rtt_matrix(run: _Run, out: Path, fmt: str) -> str:
+    """The RTT matrix (source row, destination column) as an annotated heatmap."""
+    regions = run.regions
+    n = len(regions)
+    m = np.array([[_rtt(run.topo.get("rtt_ms", {}), a, b) for b in regions] for a in regions])
+    side = 3.2 + 1.1 * n
+    fig = new_figure(side + 1.8, side)
+    ax = fig.subplots()
+    title(fig, "RTT between regions", run.name, run.seed)
+    im = ax.imshow(m, cmap="Blues", vmin=0, vmax=np.nanmax(m) * 1.15 if n else 1)
+    hi = np.nanmax(m) if n else 0
+    for i in range(n):
+        for j in range(n):
+            ax.text(
+                j, i, f"{m[i, j]:.1f}", ha="center", va="center", fontsize=10,
+                color="white" if m[i, j] > 0.6 * hi else "black",
+            )  # fmt: skip
+    labels = [r + (" ✗" if r in run.destroyed else "") for r in regions]
+    ax.set_xticks(range(n), labels, rotation=30, ha="right")
+    ax.set_yticks(range(n), labels)
+    for lab in ax.get_xticklabels() + ax.get_yticklabels():
+        if lab.get_text().endswith("✗"):
+            lab.set_color("#d62728")
+    ax.set_xlabel("to (destination region)")
+    ax.set_ylabel("from (source region)")
+    ax.set_title(
+        "steady-state RTT the model uses (ms)\n"
+        "diagonal: a call to a regional endpoint in the same region"
+        + ("\n✗ destroyed during the run" if run.destroyed else ""),
+        fontsize=9, color="0.35",
+    )  # fmt: skip
+    cb = fig.colorbar(im, ax=ax, shrink=0.8)
+    cb.set_label("RTT (ms)")
+    return save(fig, out, "rtt_matrix", fmt)
+
+
+PLOTS = (
+    plot_produce_latency,
+    plot_latency_cdf,
+    plot_throughput,
+    plot_leader_timeline,
+    plot_topology,
+    plot_rtt_matrix,
+)
 
 
 def render_all(folder: Path, fmt: str = "png") -> list[str]:
     """Render every plot of a run folder into ``folder/plots``; return their file names."""
-    return []
+    folder = Path(folder)
+    out = folder / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    run = _Run(folder)
+    return [plot(run, out, fmt) for plot in PLOTS]

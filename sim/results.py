@@ -26,11 +26,12 @@ import time
 import traceback
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sim.runner import RunResult
-from sim.scenario import to_yaml
+if TYPE_CHECKING:  # reading a run folder (plots, reports) must not import the model
+    from sim.runner import RunResult
 
 TABLES = ("requests", "attempts", "files", "batches", "receipts")
 VERSIONED = ("simpy", "numpy", "pandas", "pyarrow", "matplotlib", "networkx", "pydantic", "PyYAML")
@@ -67,6 +68,8 @@ def new_run_dir(out: str | Path, scenario: str, seed: int) -> tuple[Path, Path]:
 
 def write_tables(res: RunResult, folder: Path) -> None:
     """Write the summary, the resolved scenario and the tables into ``folder``."""
+    from sim.scenario import to_yaml
+
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.json").write_text(json.dumps(res.summary, indent=2, allow_nan=False) + "\n")
     (folder / "scenario.yaml").write_text(to_yaml(res.scenario))

@@ -1,0 +1,429 @@
+"""Two designs on the same seeds, side by side: ``sim compare A.yaml B.yaml``.
+
+Both scenarios run on seeds ``s0, s0 + 1, ..., s0 + N - 1`` where ``s0`` is A's ``run.seed`` (1
+when A has none). The model draws every component from its own named random stream, so on one seed
+both designs see the same arrivals and the same fault draws (common random numbers): the per-seed
+difference B - A removes most of the run-to-run noise, and the table reports its mean and a 95%
+confidence interval from the t distribution with N - 1 degrees of freedom (undefined, printed
+``-``, with one seed).
+
+The figures compared are the summary's (``summary.json`` of ``sim run``): produce and end-to-end
+p50/p99, lost acknowledged records, unavailability, leader changes, failed and duplicated records.
+The folder ``<out>/compare-<A>-vs-<B>-<stamp>/`` gets ``compare.json`` (every per-seed value and the
+table), ``compare.txt`` (the printed table), the two resolved scenarios, and two figures: the
+produce and end-to-end latency CDFs of both designs overlaid (all seeds pooled), and the p99 of
+produce latency per second of both designs (the median over seeds, with the range over seeds
+shaded when there are several).
+
+Like ``sim.results``, the folder is written under a hidden name and renamed when complete.
+Unlike ``sim.plots`` this module runs the model, so it imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from matplotlib import ticker, transforms
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from sim import plots
+from sim.results import versions
+from sim.runner import RunResult, run
+from sim.scenario import Scenario, to_yaml
+
+# (key, label, unit, how to read it from a summary)
+METRICS: list[tuple[str, str, str, Callable[[dict], float | None]]] = [
+    ("produce_p50_ms", "produce p50", "ms", lambda s: s["produce_latency_ms"]["p50"]),
+    ("produce_p99_ms", "produce p99", "ms", lambda s: s["produce_latency_ms"]["p99"]),
+    ("e2e_p50_ms", "end-to-end p50", "ms", lambda s: s["e2e_latency_ms"]["p50"]),
+    ("e2e_p99_ms", "end-to-end p99", "ms", lambda s: s["e2e_latency_ms"]["p99"]),
+    ("lost_acked_records", "lost acked records", "", lambda s: s["records"]["lost_acked"]),
+    ("unavailable_s", "unavailable", "s", lambda s: s["unavailability"]["total_s"]),
+    ("leader_changes", "leader changes", "", lambda s: s["leader"]["changes"]),
+    ("failed_records", "failed records", "", lambda s: s["records"]["failed"]),
+    ("duplicated_records", "duplicated records", "", lambda s: s["records"]["duplicated"]),
+]
+
+# two-sided 95% quantiles of Student's t, t_{0.975, df}, df = 1..30 (standard tables)
+T975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+Z975 = 1.959963984540054
+
+# latency histograms: log-spaced bins, 100 per decade from 0.1 ms to 10^7 ms (2.3% wide)
+HIST_EDGES_MS = np.logspace(-1, 7, 801)
+
+
+def t975(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom.
+
+    A table up to 30, then the Cornish-Fisher expansion in 1/df (error below 1e-4 there), so
+    scipy is not needed.
+    """
+    if df < 1:
+        raise ValueError("df must be at least 1")
+    if df <= len(T975):
+        return T975[df - 1]
+    z, v = Z975, float(df)
+    return (
+        z
+        + (z**3 + z) / (4 * v)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
+    )
+
+
+def paired(a: list[float | None], b: list[float | None]) -> dict:
+    """Means of A and B, mean of the per-seed difference B - A, and its 95% CI (None if < 2 pairs).
+
+    A seed where either value is missing (say, no end-to-end sample) is left out of the difference.
+    """
+    fa = np.array([np.nan if x is None else x for x in a], dtype=float)
+    fb = np.array([np.nan if x is None else x for x in b], dtype=float)
+    ok = np.isfinite(fa) & np.isfinite(fb)
+    d = fb[ok] - fa[ok]
+    n = int(len(d))
+    out = {
+        "a_mean": _mean(fa),
+        "b_mean": _mean(fb),
+        "diff_mean": float(d.mean()) if n else None,
+        "diff_ci95": None,
+        "pairs": n,
+    }
+    if n >= 2:
+        half = t975(n - 1) * float(d.std(ddof=1)) / math.sqrt(n)
+        out["diff_ci95"] = [out["diff_mean"] - half, out["diff_mean"] + half]
+    return out
+
+
+def _mean(x: np.ndarray) -> float | None:
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if len(x) else None
+
+
+@dataclass
+class Design:
+    """One design's runs, reduced to what the table and the figures need."""
+
+    name: str
+    file: str
+    scenario: Scenario
+    duration: float
+    summaries: list[dict] = field(default_factory=list)
+    produce_hist: np.ndarray = field(default_factory=lambda: np.zeros(len(HIST_EDGES_MS) - 1))
+    e2e_hist: np.ndarray = field(default_factory=lambda: np.zeros(len(HIST_EDGES_MS) - 1))
+    p99: list[np.ndarray] = field(default_factory=list)
+    faults: list[dict] = field(default_factory=list)
+    destroyed: list[str] = field(default_factory=list)
+
+    def add(self, res: RunResult) -> None:
+        """Fold one run in (the run's tables are dropped afterwards)."""
+        s = res.summary
+        self.summaries.append(s)
+        if len(self.summaries) == 1:  # the first seed's faults shade the timeline
+            self.faults = s["faults"]
+            self.destroyed = list(res.topology.get("destroyed", []))
+        warm = res.scenario.run.warmup
+        lat = plots.produce_latency(res.requests, warm)["latency_ms"].to_numpy()
+        self.produce_hist += _hist(lat)
+        self.e2e_hist += _hist(plots.e2e_latency(res.requests, res.receipts, warm))
+        every = plots.produce_latency(res.requests, 0.0)
+        width = plots.bin_width(self.duration)
+        _, q = plots.per_second_quantiles(
+            every["send_s"], every["latency_ms"], [0.99], self.duration, width
+        )
+        self.p99.append(q[0])
+
+
+def _hist(v_ms: np.ndarray) -> np.ndarray:
+    v = np.asarray(v_ms, dtype=float)
+    v = np.clip(v[np.isfinite(v)], HIST_EDGES_MS[0], HIST_EDGES_MS[-1])
+    return np.histogram(v, bins=HIST_EDGES_MS)[0].astype(float)
+
+
+def seeds_for(sc_a: Scenario, n: int) -> list[int]:
+    """Seed i of a comparison: A's run.seed (or 1) plus i."""
+    base = sc_a.run.seed if sc_a.run.seed is not None else 1
+    return [int(base) + i for i in range(n)]
+
+
+def compare(
+    sc_a: Scenario,
+    sc_b: Scenario,
+    n_seeds: int = 3,
+    files: tuple[str, str] = ("", ""),
+    overrides: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Run both designs on the same seeds and return the comparison (see the module docs)."""
+    if n_seeds < 1:
+        raise ValueError("n_seeds must be at least 1")
+    seeds = seeds_for(sc_a, n_seeds)
+    designs = [
+        Design(sc.name, f, sc, sc.run.duration) for sc, f in ((sc_a, files[0]), (sc_b, files[1]))
+    ]
+    for seed in seeds:
+        for tag, d in zip("AB", designs, strict=True):
+            t0 = time.perf_counter()
+            d.add(run(d.scenario, seed))
+            if progress is not None:
+                progress(f"{tag} {d.name} seed {seed}: {time.perf_counter() - t0:.1f} s")
+    a, b = designs
+    rows = []
+    for key, label, unit, get in METRICS:
+        va = [_num(get(s)) for s in a.summaries]
+        vb = [_num(get(s)) for s in b.summaries]
+        rows.append({"key": key, "label": label, "unit": unit, "a": va, "b": vb, **paired(va, vb)})
+    return {
+        "a": {"name": a.name, "file": files[0], "description": a.scenario.description},
+        "b": {"name": b.name, "file": files[1], "description": b.scenario.description},
+        "seeds": seeds,
+        "overrides": list(overrides or []),
+        "duration_s": {"a": a.duration, "b": b.duration},
+        "metrics": rows,
+        "_designs": designs,  # for the figures; not written to compare.json
+    }
+
+
+def _num(v) -> float | None:
+    return None if v is None else float(v)
+
+
+def _fmt(v: float | None, integer: bool = False) -> str:
+    if v is None or not math.isfinite(v):
+        return "-"
+    if integer and float(v).is_integer():
+        return f"{v:,.0f}"
+    return f"{v:,.1f}"
+
+
+def format_table(res: dict) -> str:
+    """The side-by-side table printed by ``sim compare``."""
+    a, b = res["a"], res["b"]
+    seeds = res["seeds"]
+    da, db = res["duration_s"]["a"], res["duration_s"]["b"]
+    dur = f"{da:,.0f} s" if da == db else f"A {da:,.0f} s, B {db:,.0f} s"
+    lines = [
+        f"A  {a['name']}" + (f"   ({a['file']})" if a["file"] else ""),
+        f"B  {b['name']}" + (f"   ({b['file']})" if b["file"] else ""),
+        f"seeds {', '.join(str(s) for s in seeds)}: both designs run on each (paired)   "
+        f"simulated {dur} per run",
+        "",
+        f"{'figure':<26}{'A mean':>12}{'B mean':>12}{'B - A':>12}   95% CI of B - A",
+    ]
+    for m in res["metrics"]:
+        label = m["label"] + (f" ({m['unit']})" if m["unit"] else "")
+        integer = m["unit"] == ""
+        ci = m["diff_ci95"]
+        ci_s = "-" if ci is None else f"[{_fmt(ci[0], integer)}, {_fmt(ci[1], integer)}]"
+        lines.append(
+            f"{label:<26}{_fmt(m['a_mean'], integer):>12}{_fmt(m['b_mean'], integer):>12}"
+            f"{_fmt(m['diff_mean'], integer):>12}   {ci_s}"
+        )
+    if len(seeds) == 1:
+        lines.append("")
+        lines.append("one seed: no confidence interval (use --seeds N, N >= 2)")
+    return "\n".join(lines)
+
+
+# -- the folder -----------------------------------------------------------------------------------
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def new_compare_dir(out: str | Path, a: str, b: str) -> tuple[Path, Path]:
+    """(final path, temporary path) for a comparison folder."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    base = Path(out)
+    name = f"compare-{_slug(a)}-vs-{_slug(b)}-{stamp}"
+    final, k = base / name, 1
+    while final.exists():
+        k += 1
+        final = base / f"{name}-{k}"
+    return final, base / f".{final.name}.partial"
+
+
+def write_compare(res: dict, out: str | Path = "results", fmt: str = "png") -> Path:
+    """Write compare.json, compare.txt, both scenarios and the figures; return the folder."""
+    a, b = res["_designs"]
+    final, tmp = new_compare_dir(out, a.name, b.name)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        made = [plot_cdfs(res, tmp, fmt), plot_timelines(res, tmp, fmt)]
+        (tmp / "scenario-A.yaml").write_text(to_yaml(a.scenario))
+        (tmp / "scenario-B.yaml").write_text(to_yaml(b.scenario))
+        table = format_table(res)
+        (tmp / "compare.txt").write_text(table + "\n")
+        doc = {k: v for k, v in res.items() if not k.startswith("_")}
+        doc["plots"] = made
+        doc["versions"] = versions()
+        (tmp / "compare.json").write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+# -- the figures ----------------------------------------------------------------------------------
+A_COLOUR, B_COLOUR = "#1f77b4", "#ff7f0e"
+
+
+def _title(fig, what: str, res: dict) -> None:
+    a, b = res["_designs"]
+    seeds = res["seeds"]
+    text = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+    plots.title(
+        fig, what, f"A {a.name} vs B {b.name}", text, "seed" if len(seeds) == 1 else "seeds"
+    )
+
+
+def _mean_of(res: dict, key: str, side: str) -> float | None:
+    return next(m for m in res["metrics"] if m["key"] == key)[f"{side}_mean"]
+
+
+def plot_cdfs(res: dict, out: Path, fmt: str) -> str:
+    """Produce and end-to-end latency CDFs and tails of both designs, all seeds pooled."""
+    a, b = res["_designs"]
+    fig = plots.new_figure(13, 6)
+    ax1, ax2 = fig.subplots(1, 2)
+    _title(fig, "Latency distributions", res)
+    edges = HIST_EDGES_MS
+    handles = []
+    for side, d, colour in (("a", a, A_COLOUR), ("b", b, B_COLOUR)):
+        for what, hist, ls, key in (
+            ("produce", d.produce_hist, "-", "produce"),
+            ("end-to-end", d.e2e_hist, "--", "e2e"),
+        ):
+            tag = side.upper()
+            total = hist.sum()
+            if total == 0:
+                handles.append(Line2D([], [], color=colour, ls=ls, label=f"{tag} {what}: no data"))
+                continue
+            nz = np.nonzero(hist)[0]
+            lo, hi = nz[0], nz[-1] + 1
+            cum = np.cumsum(hist)[lo:hi] / total
+            before = np.concatenate([[0.0], np.cumsum(hist)[:-1]])[lo:hi] / total
+            ax1.plot(edges[lo + 1 : hi + 1], cum, color=colour, ls=ls, lw=1.6)
+            ax2.plot(edges[lo:hi], 1.0 - before, color=colour, ls=ls, lw=1.6)
+            p50 = _mean_of(res, f"{key}_p50_ms", side)
+            p99 = _mean_of(res, f"{key}_p99_ms", side)
+            ax1.plot([p50, p99], [0.5, 0.99], "o", color=colour, ms=5)
+            ax2.plot([p50, p99], [0.5, 0.01], "o", color=colour, ms=5)
+            handles.append(
+                Line2D(
+                    [], [], color=colour, ls=ls, lw=1.6, marker="o", ms=5,
+                    label=f"{tag} {d.name}, {what}: p50 {_fmt(p50)} · p99 {_fmt(p99)} ms",
+                )
+            )  # fmt: skip
+    for ax, ys in ((ax1, ((0.5, "p50"), (0.99, "p99"))), (ax2, ((0.5, "p50"), (0.01, "p99")))):
+        tr = transforms.blended_transform_factory(ax.transAxes, ax.transData)
+        for y, lab in ys:
+            ax.axhline(y, color="0.5", lw=0.8, ls=":")
+            ax.text(0.005, y, lab, transform=tr, fontsize=8.5, color="0.3", va="bottom")
+        ax.set_xscale("log")
+        ax.set_xlabel("latency (ms, log scale)")
+        ax.grid(True, alpha=0.3)
+    ax1.set_ylim(0, 1.04)
+    ax1.set_ylabel("fraction of requests at or below (CDF)")
+    ax1.set_title("CDF", fontsize=10.5)
+    ax2.set_yscale("log")
+    ax2.set_ylabel("fraction at or above (1 - CDF, log scale)")
+    ax2.set_title("tail: 1 - CDF", fontsize=10.5)
+    ax2.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    for ax in (ax1, ax2):
+        plots.ms_axis(ax.xaxis)
+    fig.legend(
+        handles=handles, loc="outside lower center", ncol=2, fontsize=9, frameon=False,
+        title=f"acked requests after warm-up, seeds {', '.join(map(str, res['seeds']))} pooled "
+        "(100 bins per decade); dots and values: the table's p50 and p99 (mean over seeds)",
+        title_fontsize=9,
+    )  # fmt: skip
+    return plots.save(fig, out, "latency_cdf", fmt)
+
+
+def plot_timelines(res: dict, out: Path, fmt: str) -> str:
+    """p99 of produce latency per second of both designs (median over seeds, range shaded)."""
+    a, b = res["_designs"]
+    n = len(res["seeds"])
+    fig = plots.new_figure(13, 6)
+    ax = fig.subplots()
+    _title(fig, "Produce latency p99 over time", res)
+    handles = []
+    drawn = False
+    for tag, d, colour in (("A", a, A_COLOUR), ("B", b, B_COLOUR)):
+        if not d.p99:
+            continue
+        m = np.vstack(d.p99)
+        width = plots.bin_width(d.duration)
+        x = (np.arange(m.shape[1]) + 0.5) * width
+        with warnings.catch_warnings():  # a second in which no request was acked is all NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(m, axis=0)
+            lo, hi = np.nanmin(m, axis=0), np.nanmax(m, axis=0)
+        if n > 1:
+            ax.fill_between(x, lo, hi, color=colour, alpha=0.18, lw=0)
+        # A wider underneath: where both designs agree (same seeds, before a fault) A still shows
+        ax.plot(x, med, color=colour, lw=2.2 if tag == "A" else 1.0, zorder=3 if tag == "A" else 4)
+        finite = np.nonzero(np.isfinite(med))[0]
+        drawn = drawn or len(finite) > 0
+        if len(finite) and x[finite[-1]] < 0.97 * d.duration:  # say why a line stops early
+            t_last = x[finite[-1]] + width / 2
+            ax.annotate(
+                f"{tag}: no acked request sent after {t_last:,.0f} s",
+                (x[finite[-1]], med[finite[-1]]),
+                xytext=(6, -14 if tag == "A" else 10), textcoords="offset points", fontsize=9,
+                color=colour, fontweight="bold",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+            )  # fmt: skip
+        label = f"{tag} {d.name}: p99 per {'second' if width == 1 else f'{width:g} s'}"
+        label += ", median over seeds" if n > 1 else ""
+        handles.append(Line2D([], [], color=colour, lw=2.2 if tag == "A" else 1.0, label=label))
+    if n > 1:
+        handles.append(Patch(color="0.5", alpha=0.3, label="range over seeds"))
+    duration = max(a.duration, b.duration)
+    same = a.faults == b.faults
+    shown = _tagged(a, "") if same else _tagged(a, " in A") + _tagged(b, " in B")
+    for h in plots.shade_faults(ax, shown, duration):
+        h.set_label(h.get_label() + f", seed {res['seeds'][0]}")
+        handles.append(h)
+    if drawn:
+        ax.set_yscale("log")
+    ax.set_xlim(0, duration)
+    plots.seconds_axis(ax.xaxis)
+    if drawn:
+        plots.ms_axis(ax.yaxis)
+    else:
+        ax.text(0.5, 0.5, "no acknowledged requests", transform=ax.transAxes, ha="center")
+    ax.set_xlabel("send time since start (s)")
+    ax.set_ylabel("produce latency p99 (ms, log scale)")
+    ax.set_title("acked requests by the second they were sent", fontsize=9.5, color="0.35",
+                 loc="left")  # fmt: skip
+    ax.grid(True, alpha=0.3)
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=9, frameon=False)
+    return plots.save(fig, out, "latency_timeline", fmt)
+
+
+def _tagged(d: Design, suffix: str) -> list[dict]:
+    """A design's faults for the timeline, the target suffixed, destroyed data marked."""
+    out = []
+    for f in d.faults:
+        g = dict(f, target=f"{f['target']}{suffix}")
+        if f["kind"] == "region-outage" and f.get("end_s") is None and f["target"] in d.destroyed:
+            g["data"] = "destroyed"
+        out.append(g)
+    return out

@@ -1,0 +1,128 @@
+"""Plots of a run folder: every figure written and re-rendered from the files alone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import plots
+from sim.cli import main
+from sim.results import write_run
+from sim.runner import run
+from sim.scenario import load_scenario
+
+EXPECTED = {
+    "produce_latency",
+    "latency_cdf",
+    "throughput",
+    "leader_timeline",
+    "topology",
+    "rtt_matrix",
+}
+
+SCENARIO = """
+name: plots-leader-loss
+run: {duration: 90s, seed: 3, warmup: 5s}
+topology: {regions: [us-east-1, us-east-2, us-west-2]}
+table: {kind: mrsc, leader_region: us-east-1}
+faults:
+  - {kind: region-outage, target: leader, at: 40s, data: destroyed}
+"""
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A small three-region run that loses its leader region, written with its plots."""
+    base = tmp_path_factory.mktemp("plots")
+    path = base / "leader-loss.yaml"
+    path.write_text(SCENARIO)
+    res = run(load_scenario(path))
+    return write_run(res, base / "results", plots=True)
+
+
+def test_render_all_writes_every_plot(run_dir):
+    """render_all writes the six figures into plots/, each a non-empty PNG."""
+    names = plots.render_all(run_dir)
+    assert {n.rsplit(".", 1)[0] for n in names} == EXPECTED
+    for n in names:
+        data = (run_dir / "plots" / n).read_bytes()
+        assert len(data) > 1000
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_reproduces_plots_from_files(run_dir):
+    """`sim report` on a folder without plots/ renders the same file names as the run did."""
+    made_by_run = json.loads((run_dir / "run.json").read_text())["plots"]
+    shutil.rmtree(run_dir / "plots")
+    assert main(["report", str(run_dir)]) == 0
+    assert sorted(p.name for p in (run_dir / "plots").iterdir()) == sorted(made_by_run)
+    assert all((run_dir / "plots" / n).stat().st_size > 0 for n in made_by_run)
+
+
+def test_svg_on_request(run_dir):
+    """fmt='svg' writes every figure as a non-empty SVG."""
+    names = plots.render_all(run_dir, fmt="svg")
+    assert len(names) == len(EXPECTED) and all(n.endswith(".svg") for n in names)
+    assert all(b"<svg" in (run_dir / "plots" / n).read_bytes()[:2000] for n in names)
+
+
+def test_report_rejects_a_folder_without_summary(tmp_path, capsys):
+    """`sim report` on a folder that is not a run folder exits 2 with one line of explanation."""
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def test_per_second_quantiles_match_numpy():
+    """The one-sort per-bin quantiles equal numpy.quantile bin by bin, NaN where a bin is empty."""
+    rng = np.random.default_rng(7)
+    t = rng.uniform(0, 50, 5000)
+    t = t[(t < 20) | (t >= 21)]  # an empty bin
+    v = rng.lognormal(5, 1, len(t))
+    x, q = plots.per_second_quantiles(t, v, [0.5, 0.99], 50.0)
+    assert len(x) == 50 and x[0] == 0.5
+    for b in range(50):
+        sel = v[np.floor(t) == b]
+        if len(sel) == 0:
+            assert np.isnan(q[:, b]).all()
+        else:
+            np.testing.assert_allclose(q[:, b], np.quantile(sel, [0.5, 0.99]), rtol=1e-12)
+
+
+def test_leader_segments_merge_a_lease_recorded_twice():
+    """Consecutive rows of the same region and epoch make one segment, ending at the next lease."""
+    leader = pd.DataFrame(
+        {
+            "t_s": [0.3, 1.27, 1.52, 50.0],
+            "region": ["us-east-1", "us-east-2", "us-east-2", "us-west-2"],
+            "epoch": [1, 2, 2, 3],
+            "cause": ["initial election", "handover", "accepted handover", "expired"],
+        }
+    )
+    segs = plots.leader_segments(leader, 90.0)
+    assert [(s[0], s[1], s[2], s[3]) for s in segs] == [
+        (0.3, 1.27, "us-east-1", 1),
+        (1.27, 50.0, "us-east-2", 2),
+        (50.0, 90.0, "us-west-2", 3),
+    ]
+
+
+def test_topology_boxes_do_not_overlap_or_hide_edges():
+    """The spread layout leaves no two region boxes overlapping and no edge under a third box."""
+    regions = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "gcp:us-east4"]
+    pos, geo = plots.initial_positions(regions, {})
+    assert geo
+    sizes = {r: (2.9, 1.4) for r in regions}
+    edges = [(a, b) for i, a in enumerate(regions) for b in regions[i + 1 :]]
+    pos = plots.spread_boxes(regions, pos, sizes, edges)
+    for i, a in enumerate(regions):
+        for b in regions[i + 1 :]:
+            d = np.abs(pos[a] - pos[b])
+            assert d[0] >= 2.9 or d[1] >= 1.4
+    for k in regions:
+        for a, b in edges:
+            if k not in (a, b):
+                assert plots._clip(pos[a], pos[b], pos[k], np.array(sizes[k]) / 2) is None
