@@ -275,15 +275,15 @@ class Agent(Component):
     def _plan_put(self, b: Bucket, t_issue: float, attempt: int, size: int) -> tuple[float, bool]:
         """When the PUT attempt issued at ``t_issue`` ends, and whether it would succeed."""
         timeout = S3_RETRY_TIMEOUTS_S[min(attempt, len(S3_RETRY_TIMEOUTS_S) - 1)]
+        src, dst = self.region, b.region
         reach = b.up_at(t_issue)
-        if reach and b.region != self.region:
-            reach = self.net.link(self.region, b.region).up_at(t_issue) and self.net.link(
-                b.region, self.region
-            ).up_at(t_issue)
+        if reach and src != dst:
+            links = self.net.links
+            reach = links[(src, dst)].up_at(t_issue) and links[(dst, src)].up_at(t_issue)
         if not reach:
             return t_issue + timeout, False
-        rtt = self.net.rtt(self.region, b.region)
-        if b.fails_request():
+        rtt = self.net.rtt(src, dst)
+        if b.error_rate and b.fails_request():
             return t_issue + rtt + 0.002, False
         lat = rtt + b.put_service_time(size)
         if lat > timeout:
@@ -545,19 +545,17 @@ class Agent(Component):
             return
         t_ack = now + 0.5 * self.net.zone_rtt(self.zone, self.zone)
         row[L.F_STATUS], row[L.F_ACK] = F_ACKED, t_ack
-        ids = ids[req["status"][ids] == PENDING]
         if self.router.producers_failed:
+            ids = ids[req["status"][ids] == PENDING]
             prods = req["producer"][ids]
             alive = np.array([self.router.producers[p].is_up for p in prods], dtype=bool)
             gone = ids[~alive]
             req["status"][gone] = PRODUCER_DIED
             req["end_s"][gone] = t_ack
             ids = ids[alive]
+        # the acknowledgement time and leader of a request are its file's (filled in at the end)
         req["status"][ids] = ACKED
-        req["ack_s"][ids] = t_ack
-        req["end_s"][ids] = t_ack
         req["ack_file"][ids] = fid
-        req["leader_at_ack"][ids] = self.region_index[res.hint]
 
     def _abandon(self, ids: np.ndarray, arrive: np.ndarray) -> None:
         """The agent died with these requests: producers time out, then retry elsewhere."""

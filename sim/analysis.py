@@ -222,13 +222,15 @@ def outage_metrics(
     horizon: float = 60.0,
     spike_factor: float = 2.0,
     warmup: float | None = None,
+    guard: float = 2.0,
 ) -> dict:
     """What a fault at ``t_fault`` cost, from one run.
 
-    - ``baseline_p50_ms`` / ``baseline_p99_ms``: latency of requests sent from the warm-up to the
-      fault;
+    - ``baseline_p50_ms`` / ``baseline_p99_ms``: latency of requests sent from the warm-up to
+      ``guard`` seconds before the fault (requests sent just before it are caught by it);
     - ``stall_s``: total unavailability (the summary's windows) in windows ending after the fault;
-      ``longest_stall_s`` the longest of them;
+      ``longest_stall_s`` the longest of them and ``stall_end_s`` the end of the last one, from
+      the fault (0 when there is none);
     - ``slow_requests``: acknowledged requests sent from ``horizon`` before to ``horizon`` after
       the fault slower than ``spike_factor`` times the baseline p99, and ``spike_end_s`` the send
       time (after the fault) of the last of them; ``spike_max_ms`` the slowest;
@@ -245,7 +247,7 @@ def outage_metrics(
     if warmup is None:
         warmup = _warmup(res)
     end = float(s["sim_duration_s"])
-    base = latency_in(req, warmup, t_fault)
+    base = latency_in(req, warmup, t_fault - guard)
     after = latency_in(req, t_fault + horizon, end)
     windows = [w for w in s["unavailability"]["windows"] if w[1] > t_fault]
     stalls = [b - a for a, b in windows]
@@ -263,6 +265,7 @@ def outage_metrics(
         "baseline_p99_ms": base["p99"],
         "stall_s": float(sum(stalls)),
         "longest_stall_s": float(max(stalls)) if stalls else 0.0,
+        "stall_end_s": float(windows[-1][1] - t_fault) if windows else 0.0,
         "slow_requests": int(slow.sum()),
         "spike_end_s": float(send[slow].max() - t_fault) if slow.any() else 0.0,
         "spike_max_ms": float(lat[near].max()) if near.any() else math.nan,
@@ -453,7 +456,8 @@ def loss_outlook(
     """For each single-region loss of a set with one bucket per region, a ``quorum``-of-n PUT
     (default: a majority, as ``storage.quorum``) and an MRSC table led from ``table_leader``:
     whether files still reach their quorum, whether the table still commits, the table's leader
-    afterwards, and the best metadata write left (ms) with the region that gives it."""
+    afterwards, the best metadata write left (ms) with the region that gives it, and the RTT
+    between the survivors (the longer direction)."""
     regions = list(regions)
     leader = table_leader or regions[0]
     if quorum is None:

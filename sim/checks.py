@@ -31,7 +31,7 @@ def file_copies(files: pd.DataFrame, buckets: list, net, repair_delay: float) ->
     copy = np.full((n, nb), INF)
     if n == 0:
         return copy
-    src = files["region"].to_numpy()
+    src = np.asarray(files["region"].astype(str))
     for j, b in enumerate(buckets):
         st = files[f"put_state[{b.region}]"].to_numpy()
         s = files[f"put_start_s[{b.region}]"].to_numpy()

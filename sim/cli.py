@@ -42,23 +42,23 @@ def summary_table(s: dict, run_dir: Path | None = None) -> str:
     )
     lines.append("")
     lines.append(
-        f"{'latency (ms)':<28}{'count':>10}{'p50':>9}{'p90':>9}{'p99':>9}{'p99.9':>9}{'max':>10}"
+        f"{'latency (ms)':<28}{'count':>10}{'p50':>10}{'p90':>10}{'p99':>10}{'p99.9':>10}{'max':>11}"
     )
     p = s["produce_latency_ms"]
     lines.append(
-        f"{'produce':<28}{_fmt(p['count']):>10}{_fmt(p['p50']):>9}{_fmt(p['p90']):>9}{_fmt(p['p99']):>9}{_fmt(p['p999']):>9}{_fmt(p['max']):>10}"
+        f"{'produce':<28}{_fmt(p['count']):>10}{_fmt(p['p50']):>10}{_fmt(p['p90']):>10}{_fmt(p['p99']):>10}{_fmt(p['p999']):>10}{_fmt(p['max']):>11}"
     )
     e = s["e2e_latency_ms"]
     lines.append(
-        f"{'end-to-end':<28}{_fmt(e['count']):>10}{_fmt(e['p50']):>9}{'':>9}{_fmt(e['p99']):>9}{'':>9}{_fmt(e['max']):>10}"
+        f"{'end-to-end':<28}{_fmt(e['count']):>10}{_fmt(e['p50']):>10}{'':>10}{_fmt(e['p99']):>10}{'':>10}{_fmt(e['max']):>11}"
     )
     for reg, v in s["produce_latency_ms_by_leader"].items():
         lines.append(
-            f"{'  produce, leader ' + reg:<28}{_fmt(v['count']):>10}{_fmt(v['p50']):>9}{'':>9}{_fmt(v['p99']):>9}"
+            f"{'  produce, leader ' + reg:<28}{_fmt(v['count']):>10}{_fmt(v['p50']):>10}{'':>10}{_fmt(v['p99']):>10}"
         )
     for reg, v in s["produce_latency_ms_by_producer_region"].items():
         lines.append(
-            f"{'  produce, from ' + reg:<28}{_fmt(v['count']):>10}{_fmt(v['p50']):>9}{'':>9}{_fmt(v['p99']):>9}"
+            f"{'  produce, from ' + reg:<28}{_fmt(v['count']):>10}{_fmt(v['p50']):>10}{'':>10}{_fmt(v['p99']):>10}"
         )
     lines.append("")
     r = s["records"]
@@ -114,13 +114,17 @@ def cmd_run(a: argparse.Namespace) -> int:
             bar.update(round(t) - bar.n)
 
     seed = a.seed if a.seed is not None else sc.run.seed
+    if seed is None:
+        from sim.rng import draw_root_seed
+
+        seed = draw_root_seed()  # drawn here so that even a failed run records it
     try:
         res = run(sc, seed, progress=progress)
     except Exception:
         if bar is not None:
             bar.close()
         tb = traceback.format_exc()
-        fail = record_failure(a.out, sc.name, seed if seed is not None else -1, tb)
+        fail = record_failure(a.out, sc.name, seed, tb)
         print(tb, file=sys.stderr)
         print(f"run failed; error recorded in {fail}", file=sys.stderr)
         return 1

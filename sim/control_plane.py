@@ -12,7 +12,7 @@ region's own endpoint. Two processes run in each:
   preference has held for ``handover_hold``. Preference is ``auto`` (the responsive region with
   the lowest measured table latency, with a ``auto_margin`` hysteresis), a pinned region (falls
   back to ``auto`` among the responsive when that region is not), or ``none`` (no rigging).
-- ``_committer``: group commit. Commit requests that arrive while a table write is in flight are
+- ``_kick`` / ``_after_write``: group commit. Commit requests that arrive while a table write is in flight are
   sent together in the next one (up to ``max_batch`` files). Each batch is one fenced conditional
   write (``ops_per_commit`` sequential table operations): it applies only if the lease epoch in the
   table is still this leader's. A deposed leader can therefore never commit.
@@ -103,7 +103,7 @@ class ControlPlane(Component):
         self.latency_ewma: float | None = None
         self._better_since: float | None = None
         self.queue: list[CommitRequest] = []
-        self._wake = None
+        self._busy = False  # a group-commit table write is in flight
         self.on_commit = None  # set by the runner: callback(batch info)
         self.preference: str = cfg.preference
         self.capacity_factor = 1.0  # share of instances alive (a zone outage lowers it)
@@ -139,8 +139,6 @@ class ControlPlane(Component):
     def start(self) -> None:
         """Start the election and commit processes."""
         self.env.process(self._elect())
-        if self.cfg.coordination != "none":
-            self.env.process(self._committer())
 
     # -- election ------------------------------------------------------------------------------
     def _observe(self, latency: float, error: bool = False) -> None:
@@ -344,8 +342,7 @@ class ControlPlane(Component):
             return None, CommitResult("unavailable")
         ev = self.env.event()
         self.queue.append(CommitRequest(file_id, n_records, ev, now, reply_delay, give_up_at))
-        if self._wake is not None and not self._wake.triggered:
-            self._wake.succeed()
+        self._kick()
         return ev, None
 
     def _answer(self, reqs: list[CommitRequest], res: CommitResult) -> None:
@@ -362,45 +359,61 @@ class ControlPlane(Component):
             delay = max(0.0, r.give_up_at - now) if res.outcome == "lost" else r.reply_delay
             env.schedule(ev, delay=delay)
 
-    def _committer(self):
-        """Process: group commit of queued metadata, fenced by the lease epoch."""
+    def _kick(self) -> None:
+        """Group commit: start the next table write if none is in flight.
+
+        Commit requests that queue while a write is in flight go together into the next one (up
+        to ``max_batch``). Written as callbacks rather than a process: one SimPy event per
+        metadata batch.
+        """
+        if self._busy or not self.queue:
+            return
         env, cfg, table = self.env, self.cfg, self.table
-        while True:
-            if not self.queue:
-                self._wake = env.event()
-                yield self._wake
-                self._wake = None
-            if not self.is_up:
-                reqs, self.queue = self.queue, []
-                self._answer(reqs, CommitResult("lost"))
-                continue
-            leader_mode = cfg.coordination == "leader"
-            if leader_mode and not self.leads(env.now):
-                reqs, self.queue = self.queue, []
-                self._answer(reqs, CommitResult("not_leader", hint=None))
-                continue
-            reqs = self.queue[: cfg.max_batch]
-            del self.queue[: cfg.max_batch]
-            t0 = env.now
-            epoch = self.epoch if leader_mode else None
-            plans = []
-            for _ in range(cfg.ops_per_commit):
-                p = table.plan_write(self.region)
-                if p is None:
-                    break
-                plans.append(p)
-            if len(plans) < cfg.ops_per_commit:
-                yield env.timeout(table.op_timeout)
-                self._answer(reqs, CommitResult("unavailable"))
-                continue
-            lat = sum(p.latency for p in plans)
-            yield env.timeout(lat)
-            now = env.now
+        if not self.is_up:
+            reqs, self.queue = self.queue, []
+            self._answer(reqs, CommitResult("lost"))
+            return
+        leader_mode = cfg.coordination == "leader"
+        if leader_mode and not self.leads(env.now):
+            reqs, self.queue = self.queue, []
+            self._answer(reqs, CommitResult("not_leader", hint=None))
+            return
+        reqs = self.queue[: cfg.max_batch]
+        del self.queue[: cfg.max_batch]
+        plans = []
+        for _ in range(cfg.ops_per_commit):
+            p = table.plan_write(self.region)
+            if p is None:
+                break
+            plans.append(p)
+        self._busy = True
+        if len(plans) < cfg.ops_per_commit:
+            ev = env.timeout(table.op_timeout)
+            ev.callbacks.append(lambda _e: self._after_unavailable(reqs))
+            return
+        t0 = env.now
+        epoch = self.epoch if leader_mode else None
+        ev = env.timeout(sum(p.latency for p in plans))
+        ev.callbacks.append(lambda _e: self._after_write(reqs, plans, t0, epoch))
+
+    def _after_unavailable(self, reqs: list[CommitRequest]) -> None:
+        """The table could not take the write: tell the agents, go on with the queue."""
+        self._busy = False
+        self._answer(reqs, CommitResult("unavailable"))
+        self._kick()
+
+    def _after_write(self, reqs: list[CommitRequest], plans: list, t0: float, epoch) -> None:
+        """A batch's table write came back: apply it (fenced by the epoch) and answer."""
+        self._busy = False
+        env, cfg, table = self.env, self.cfg, self.table
+        now = env.now
+        lat = now - t0
+        try:
             if any(p.error for p in plans) or not all(table.still_valid(p, t0, now) for p in plans):
                 if any(p.error for p in plans):
                     self._observe(lat / cfg.ops_per_commit, error=True)
                 self._answer(reqs, CommitResult("unavailable"))
-                continue
+                return
             self._observe(lat / cfg.ops_per_commit)
             batch_id = self.counters["batches"]
             self.counters["batches"] = batch_id + 1
@@ -411,7 +424,7 @@ class ControlPlane(Component):
             if outcome == "ok":
                 holders = sorted(set(plans[-1].participants))
                 self.on_commit(
-                    batch_id, self.region, self.epoch if leader_mode else -1, t0, now, first,
+                    batch_id, self.region, -1 if epoch is None else epoch, t0, now, first,
                     [r.file_id for r, a in zip(reqs, applied, strict=True) if a],
                     sum(r.n_records for r, a in zip(reqs, applied, strict=True) if a), holders,
                 )  # fmt: skip
@@ -420,15 +433,17 @@ class ControlPlane(Component):
                 self.counters["conflicts"] = self.counters.get("conflicts", 0) + 1
                 if self.up_throughout(t0, now):
                     self.queue[:0] = reqs
-                    continue
+                    return
             elif outcome == "fenced":
                 self.counters["fenced"] = self.counters.get("fenced", 0) + 1
                 self._leader = False
             if not self.up_throughout(t0, now):
                 self._answer(reqs, CommitResult("lost"))
-                continue
+                return
             self._answer(
                 reqs,
                 CommitResult(outcome, batch_id if outcome == "ok" else -1, self.epoch,
                              self.region if outcome == "ok" else None, outcome == "ok"),
             )  # fmt: skip
+        finally:
+            self._kick()

@@ -157,6 +157,11 @@ class Ledger:
         "quorum_s", "commit_start_s", "committed_s", "ack_s", "status", "batch_id",
         "commit_region", "epoch", "commit_tries", "reason",
     )  # fmt: skip
+    FILE_KINDS = {
+        "file_id": np.int64, "agent": np.int32, "region": "region", "n_requests": np.int32,
+        "n_records": np.int64, "bytes": np.int64, "status": np.int8, "batch_id": np.int64,
+        "commit_region": "region", "epoch": np.int64, "commit_tries": np.int32, "reason": str,
+    }  # fmt: skip
     BATCH_COLS = (
         "batch_id", "region", "epoch", "start_s", "applied_s", "first_offset", "n_files",
         "n_records", "holders",
@@ -182,13 +187,27 @@ class Ledger:
         self.events.append((t, kind, text))
 
     # -- tables after the run -----------------------------------------------------------------
-    def requests_frame(self, end: float) -> pd.DataFrame:
-        """One row per produce request sent by ``end``."""
+    def requests_frame(
+        self, end: float, file_ack_s: np.ndarray, file_leader: np.ndarray
+    ) -> pd.DataFrame:
+        """One row per produce request sent by ``end``; an acknowledged request takes its
+        acknowledgement time and leader from its file (``file_*`` arrays indexed by file id)."""
         r = self.requests
         n = r.n
         keep = (r["send_s"][:n] <= end) & (r["status"][:n] != NEVER_SENT)
         df = pd.DataFrame({k: r[k][:n][keep] for k in RequestColumns.COLS})
         df.insert(0, "request_id", np.arange(n, dtype=np.int64)[keep])
+        acked = (df["status"] == ACKED).to_numpy()
+        f = df["ack_file"].to_numpy()[acked]
+        ack = df["ack_s"].to_numpy().copy()
+        ack[acked] = file_ack_s[f]
+        df["ack_s"] = ack
+        end_s = df["end_s"].to_numpy().copy()
+        end_s[acked] = ack[acked]
+        df["end_s"] = end_s
+        lead = df["leader_at_ack"].to_numpy().copy()
+        lead[acked] = file_leader[f]
+        df["leader_at_ack"] = lead
         return df
 
     def attempts_frame(self) -> pd.DataFrame:
@@ -206,16 +225,24 @@ class Ledger:
 
     def files_frame(self) -> pd.DataFrame:
         """One row per flushed file, with its PUT outcome per bucket in wide columns."""
-        df = pd.DataFrame(self.file_rows, columns=list(self.FILE_COLS))
-        if df.empty:
-            return df
+        if not self.file_rows:
+            return pd.DataFrame({c: [] for c in self.FILE_COLS})
+        cols = list(zip(*self.file_rows, strict=True))
+        data = {}
+        for name, col in zip(self.FILE_COLS, cols, strict=True):
+            kind = self.FILE_KINDS.get(name, np.float64)
+            if kind is str:
+                data[name] = pd.array(col, dtype="string")
+            elif kind == "region":
+                data[name] = pd.Categorical([c or None for c in col], categories=self.regions)
+            else:
+                data[name] = np.array(col, dtype=kind)
+        df = pd.DataFrame(data)
         puts = np.array(self.put_rows, dtype=np.float64).reshape(len(df), -1)
-        nb = len(self.bucket_regions)
         for j, b in enumerate(self.bucket_regions):
             df[f"put_start_s[{b}]"] = puts[:, 3 * j]
             df[f"put_end_s[{b}]"] = puts[:, 3 * j + 1]
             df[f"put_state[{b}]"] = puts[:, 3 * j + 2].astype(np.int8)
-        assert puts.shape[1] == 3 * nb
         return df
 
     def batches_frame(self) -> pd.DataFrame:

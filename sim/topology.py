@@ -61,6 +61,8 @@ class Component:
 
     def up_at(self, t: float) -> bool:
         """Whether the component was up at time ``t`` (history query)."""
+        if len(self._hist_t) == 1:
+            return True
         i = bisect.bisect_right(self._hist_t, t) - 1
         return self._hist_up[max(i, 0)]
 
