@@ -34,7 +34,6 @@ from sim.ledger import (
     F_ACKED,
     F_FAILED,
     F_LOST_AGENT,
-    F_PENDING,
     FAILED_TIMEOUT,
     PENDING,
     PRODUCER_DIED,
@@ -276,13 +275,17 @@ class Agent(Component):
         """When the PUT attempt issued at ``t_issue`` ends, and whether it would succeed."""
         timeout = S3_RETRY_TIMEOUTS_S[min(attempt, len(S3_RETRY_TIMEOUTS_S) - 1)]
         src, dst = self.region, b.region
-        reach = b.up_at(t_issue)
-        if reach and src != dst:
-            links = self.net.links
-            reach = links[(src, dst)].up_at(t_issue) and links[(dst, src)].up_at(t_issue)
-        if not reach:
-            return t_issue + timeout, False
-        rtt = self.net.rtt(src, dst)
+        net = self.net
+        if len(b._hist_t) > 1 or net.degraded or net.partitioned:
+            reach = b.up_at(t_issue)
+            if reach and src != dst:
+                links = net.links
+                reach = links[(src, dst)].up_at(t_issue) and links[(dst, src)].up_at(t_issue)
+            if not reach:
+                return t_issue + timeout, False
+            rtt = net.rtt(src, dst)
+        else:  # fast path: nothing on this path has ever failed or been degraded
+            rtt = net.base_s[(src, dst)] - net.jitter_s * math.log1p(-net.block.uniform())
         if b.error_rate and b.fails_request():
             return t_issue + rtt + 0.002, False
         lat = rtt + b.put_service_time(size)
@@ -304,6 +307,22 @@ class Agent(Component):
         bks = self.buckets
         nb = len(bks)
         k = self.scfg.quorum if only is None else 1
+        if only is None:
+            # fast path: every PUT is predicted to succeed; wait for the k-th and check them
+            plans = [self._plan_put(b, t0, 0, size) for b in bks]
+            if all(ok for _, ok in plans):
+                ends = [e for e, _ in plans]
+                q = sorted(ends)[k - 1]
+                if q + lead < deadline:
+                    yield env.timeout(q + lead - env.now)
+                    if not self.up_throughout(t0, env.now):
+                        return None, None
+                    if all(self._landed(bks[j], t0, ends[j]) for j in range(nb) if ends[j] <= q):
+                        rows: list[float] = []
+                        for e in ends:
+                            rows += [t0, e, float(PUT_OK if e <= q else PUT_PREDICTED)]
+                        return q, rows
+                    # a PUT failed in flight: fall back to the general case below
         issue = [t0] * nb
         attempt = [0] * nb
         end = [INF] * nb
@@ -369,6 +388,12 @@ class Agent(Component):
                     planned[j] = True
         q = sorted(end[j] for j in range(nb) if verified[j])[k - 1]
         return q, self._put_rows(issue, end, verified, pred_ok, planned, dead)
+
+    def _landed(self, b: Bucket, t0: float, t1: float) -> bool:
+        """Whether a PUT in flight over [t0, t1] found the bucket and the path up throughout."""
+        if not b.up_throughout(t0, t1):
+            return False
+        return b.region == self.region or self.net.path_ok_throughout(self.region, b.region, t0, t1)
 
     @staticmethod
     def _put_rows(issue, end, verified, pred_ok, planned, dead) -> list[float]:
@@ -487,15 +512,13 @@ class Agent(Component):
     def _write_file(self, fid: int, ids: np.ndarray, arrive: np.ndarray, size: int):
         """Process: one file from flush to acknowledgement (or failure)."""
         env, led = self.env, self.ledger
-        L = Ledger
+        files = led.files
         req = led.requests
         t0 = env.now
         n_records = size // self.router.cfg.record_size
         led.add_attempts(ids, arrive, fid)
         deadline = float(arrive.min()) + self.cfg_request_timeout
-        row = [fid, self.idx, self.region, len(ids), n_records, size, t0, np.nan, np.nan, np.nan,
-               np.nan, F_PENDING, -1, "", -1, 0, ""]  # fmt: skip
-        led.add_file(row, len(self.buckets))
+        files.add(fid, self.idx, self.region_index[self.region], len(ids), n_records, size, t0)
         # the commit's first hop, to the control plane believed to lead (chosen at flush)
         target = self.leader_hint or self.cp_order[0]
         cp = self.cps[target]
@@ -509,30 +532,28 @@ class Agent(Component):
         only = self.home_bucket if self.scfg.replication == "async" else None
         q, puts = yield from self._put_quorum(t0, size, deadline, only, hop)
         if puts is None:  # the agent died
-            row[L.F_STATUS], row[L.F_REASON] = F_LOST_AGENT, "agent died during PUT"
+            files.fail(fid, F_LOST_AGENT, "agent died during PUT")
             self._abandon(ids, arrive)
             return
-        if self.scfg.replication == "async" and puts is not None:
+        if self.scfg.replication == "async":
             self._async_replicas(q, puts)
-        led.put_rows[fid] = puts
+        files.puts[fid] = puts
         if q is None:
-            row[L.F_STATUS], row[L.F_REASON] = F_FAILED, "no PUT quorum"
+            files.fail(fid, F_FAILED, "no PUT quorum")
             self.router.retry(ids, np.full(len(ids), env.now + 0.001))
             return
-        row[L.F_QUORUM] = q
-        row[L.F_COMMIT_START] = env.now
+        files.set(fid, "quorum_s", q)
+        files.set(fid, "commit_start_s", env.now)
         arrived = (target, q) if hop > 0 and env.now >= q + hop - 1e-9 else None
         res, tries = yield from self._commit(fid, n_records, deadline, arrived)
-        row[L.F_TRIES] = tries
+        files.set(fid, "commit_tries", tries)
         if res is not None and res.applied:
-            row[L.F_BATCH], row[L.F_COMMIT_REGION], row[L.F_EPOCH] = (
-                res.batch_id,
-                res.hint or "",
-                res.epoch,
-            )
-            row[L.F_COMMITTED] = env.now
+            files.set(fid, "batch_id", res.batch_id)
+            files.set(fid, "commit_region", self.region_index.get(res.hint, -1))
+            files.set(fid, "epoch", res.epoch)
+            files.set(fid, "committed_s", env.now)
         if not self.is_up or not self.up_throughout(t0, env.now):
-            row[L.F_STATUS], row[L.F_REASON] = F_LOST_AGENT, "agent died during commit"
+            files.fail(fid, F_LOST_AGENT, "agent died during commit")
             self._abandon(ids, arrive)
             return
         now = env.now
@@ -540,11 +561,12 @@ class Agent(Component):
             reason = "commit timed out" if res is None else f"commit {res.outcome}"
             if res is not None and res.outcome == "ok":
                 reason = "committed after the producers' request timeout"
-            row[L.F_STATUS], row[L.F_REASON] = F_FAILED, reason
+            files.fail(fid, F_FAILED, reason)
             self.router.retry(ids, np.full(len(ids), max(now, deadline)))
             return
         t_ack = now + 0.5 * self.net.zone_rtt(self.zone, self.zone)
-        row[L.F_STATUS], row[L.F_ACK] = F_ACKED, t_ack
+        files.set(fid, "status", F_ACKED)
+        files.set(fid, "ack_s", t_ack)
         if self.router.producers_failed:
             ids = ids[req["status"][ids] == PENDING]
             prods = req["producer"][ids]

@@ -61,10 +61,6 @@ def _warmup(res) -> float:
     return float(res.scenario.run.warmup)
 
 
-def _regions(res) -> list[str]:
-    return list(_get(res, "topology")["regions"])
-
-
 def _summary(res) -> dict:
     return _get(res, "summary")
 

@@ -132,6 +132,97 @@ class AttemptColumns:
         self.n = end
 
 
+class FileColumns:
+    """Flushed files: one row per file id, written in place as the file goes through its stages."""
+
+    COLS = {
+        "file_id": (np.int64, -1), "agent": (np.int32, -1), "region": (np.int16, -1),
+        "n_requests": (np.int32, 0), "n_records": (np.int64, 0), "bytes": (np.int64, 0),
+        "flush_s": (np.float64, np.nan), "quorum_s": (np.float64, np.nan),
+        "commit_start_s": (np.float64, np.nan), "committed_s": (np.float64, np.nan),
+        "ack_s": (np.float64, np.nan), "status": (np.int8, F_PENDING), "batch_id": (np.int64, -1),
+        "commit_region": (np.int16, -1), "epoch": (np.int64, -1), "commit_tries": (np.int32, 0),
+        "reason": (np.int16, 0),
+    }  # fmt: skip
+
+    def __init__(self, n_buckets: int, capacity: int = 1 << 14):
+        self.nb = n_buckets
+        self.cap = capacity
+        self.a = {k: np.full(capacity, fill, dtype=dt) for k, (dt, fill) in self.COLS.items()}
+        self.puts = self._new_puts(capacity)
+        self.n = 0
+        self.reasons: list[str] = [""]
+        self._reason_code: dict[str, int] = {"": 0}
+
+    def _new_puts(self, cap: int) -> np.ndarray:
+        p = np.full((cap, 3 * self.nb), np.nan)
+        p[:, 2::3] = PUT_NOT_SENT
+        return p
+
+    def add(
+        self,
+        fid: int,
+        agent: int,
+        region: int,
+        n_requests: int,
+        n_records: int,
+        size: int,
+        t: float,
+    ) -> None:
+        """Record a file at its flush (file ids are consecutive)."""
+        assert fid == self.n, "files are recorded in flush order"
+        if fid >= self.cap:
+            cap = self.cap * 2
+            for k, (dt, fill) in self.COLS.items():
+                b = np.full(cap, fill, dtype=dt)
+                b[: self.n] = self.a[k][: self.n]
+                self.a[k] = b
+            p = self._new_puts(cap)
+            p[: self.n] = self.puts[: self.n]
+            self.puts = p
+            self.cap = cap
+        a = self.a
+        a["file_id"][fid] = fid
+        a["agent"][fid] = agent
+        a["region"][fid] = region
+        a["n_requests"][fid] = n_requests
+        a["n_records"][fid] = n_records
+        a["bytes"][fid] = size
+        a["flush_s"][fid] = t
+        self.n = fid + 1
+
+    def set(self, fid: int, col: str, value) -> None:
+        """Set one field of a file."""
+        self.a[col][fid] = value
+
+    def fail(self, fid: int, status: int, reason: str) -> None:
+        """Record how a file ended when it was not acknowledged."""
+        code = self._reason_code.get(reason)
+        if code is None:
+            code = self._reason_code[reason] = len(self.reasons)
+            self.reasons.append(reason)
+        self.a["status"][fid] = status
+        self.a["reason"][fid] = code
+
+    def frame(self, regions: list[str], bucket_regions: list[str]) -> pd.DataFrame:
+        """The files as a DataFrame (regions and reasons as categoricals)."""
+        n = self.n
+        data = {}
+        for k in self.COLS:
+            col = self.a[k][:n].copy()
+            if k in ("region", "commit_region"):
+                col = pd.Categorical.from_codes(col, categories=list(regions))
+            elif k == "reason":
+                col = pd.Categorical.from_codes(col, categories=list(self.reasons))
+            data[k] = col
+        df = pd.DataFrame(data)
+        for j, b in enumerate(bucket_regions):
+            df[f"put_start_s[{b}]"] = self.puts[:n, 3 * j]
+            df[f"put_end_s[{b}]"] = self.puts[:n, 3 * j + 1]
+            df[f"put_state[{b}]"] = self.puts[:n, 3 * j + 2].astype(np.int8)
+        return df
+
+
 @dataclass
 class Ledger:
     """Everything a run records, for the summary, the checks and later analysis."""
@@ -140,8 +231,7 @@ class Ledger:
     bucket_regions: list[str]
     requests: RequestColumns = field(default_factory=RequestColumns)
     attempts: AttemptColumns = field(default_factory=lambda: AttemptColumns())
-    file_rows: list[list] = field(default_factory=list)
-    put_rows: list[tuple] = field(default_factory=list)
+    files: FileColumns | None = None
     batch_rows: list[tuple] = field(default_factory=list)
     receipts: list[tuple[int, int, float]] = field(default_factory=list)
     leader: list[tuple[float, str, int, str]] = field(default_factory=list)
@@ -149,34 +239,19 @@ class Ledger:
     events: list[tuple[float, str, str]] = field(default_factory=list)
     table_ops: list[tuple[float, str, str, float, str]] = field(default_factory=list)
 
-    # positions in a file row
-    (F_ID, F_AGENT, F_REGION, F_NREQ, F_NREC, F_BYTES, F_FLUSH, F_QUORUM, F_COMMIT_START,
-     F_COMMITTED, F_ACK, F_STATUS, F_BATCH, F_COMMIT_REGION, F_EPOCH, F_TRIES, F_REASON) = range(17)  # fmt: skip
-    FILE_COLS = (
-        "file_id", "agent", "region", "n_requests", "n_records", "bytes", "flush_s",
-        "quorum_s", "commit_start_s", "committed_s", "ack_s", "status", "batch_id",
-        "commit_region", "epoch", "commit_tries", "reason",
-    )  # fmt: skip
-    FILE_KINDS = {
-        "file_id": np.int64, "agent": np.int32, "region": "region", "n_requests": np.int32,
-        "n_records": np.int64, "bytes": np.int64, "status": np.int8, "batch_id": np.int64,
-        "commit_region": "region", "epoch": np.int64, "commit_tries": np.int32, "reason": str,
-    }  # fmt: skip
     BATCH_COLS = (
         "batch_id", "region", "epoch", "start_s", "applied_s", "first_offset", "n_files",
         "n_records", "holders",
     )  # fmt: skip
 
+    def __post_init__(self):
+        if self.files is None:
+            self.files = FileColumns(len(self.bucket_regions))
+
     # -- recording ----------------------------------------------------------------------------
     def add_attempts(self, req_ids: np.ndarray, arrive_s: np.ndarray, file_id: int) -> None:
         """Record that these requests (one attempt each) went into file ``file_id``."""
         self.attempts.add(req_ids, arrive_s, self.requests["attempts"][req_ids], file_id)
-
-    def add_file(self, row: list, n_buckets: int) -> None:
-        """Append one file row (values in FILE_COLS order) at flush; later stages update it."""
-        assert row[0] == len(self.file_rows), "files are recorded in flush order"
-        self.file_rows.append(row)
-        self.put_rows.append([np.nan, np.nan, float(PUT_NOT_SENT)] * n_buckets)
 
     def add_batch(self, row: tuple) -> None:
         """Append one metadata batch (a group commit applied by the table), in BATCH_COLS order."""
@@ -225,25 +300,7 @@ class Ledger:
 
     def files_frame(self) -> pd.DataFrame:
         """One row per flushed file, with its PUT outcome per bucket in wide columns."""
-        if not self.file_rows:
-            return pd.DataFrame({c: [] for c in self.FILE_COLS})
-        cols = list(zip(*self.file_rows, strict=True))
-        data = {}
-        for name, col in zip(self.FILE_COLS, cols, strict=True):
-            kind = self.FILE_KINDS.get(name, np.float64)
-            if kind is str:
-                data[name] = pd.array(col, dtype="string")
-            elif kind == "region":
-                data[name] = pd.Categorical([c or None for c in col], categories=self.regions)
-            else:
-                data[name] = np.array(col, dtype=kind)
-        df = pd.DataFrame(data)
-        puts = np.array(self.put_rows, dtype=np.float64).reshape(len(df), -1)
-        for j, b in enumerate(self.bucket_regions):
-            df[f"put_start_s[{b}]"] = puts[:, 3 * j]
-            df[f"put_end_s[{b}]"] = puts[:, 3 * j + 1]
-            df[f"put_state[{b}]"] = puts[:, 3 * j + 2].astype(np.int8)
-        return df
+        return self.files.frame(self.regions, self.bucket_regions)
 
     def batches_frame(self) -> pd.DataFrame:
         """One row per metadata batch the table applied."""

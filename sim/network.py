@@ -92,11 +92,18 @@ def base_rtt_ms(src: str, dst: str) -> float:
 class Link(Component):
     """One direction of the path between two regions; partitions take it down."""
 
-    def __init__(self, src: str, dst: str):
+    def __init__(self, src: str, dst: str, net: Network | None = None):
         super().__init__(f"link:{src}->{dst}", src)
         self.src = src
         self.dst = dst
         self.loss = 0.0
+        self.net = net
+
+    def take_down(self, t: float) -> None:
+        """Cut this direction (and tell the network that some link has been cut)."""
+        if self.net is not None:
+            self.net.partitioned = True
+        super().take_down(t)
 
 
 class Network:
@@ -107,8 +114,9 @@ class Network:
         self.block = block
         self.jitter_s = jitter_ms / 1000.0
         self.base_s = {(a, b): base_rtt_ms(a, b) / 1000.0 for a in regions for b in regions}
-        self.links = {(a, b): Link(a, b) for a in regions for b in regions if a != b}
+        self.links = {(a, b): Link(a, b, self) for a in regions for b in regions if a != b}
         self.degraded = False  # set once any link is degraded (slow path in rtt)
+        self.partitioned = False  # set once any link has been cut (slow path for callers)
 
     def link(self, src: str, dst: str) -> Link:
         """The directed link from ``src`` to ``dst``."""

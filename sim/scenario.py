@@ -1037,6 +1037,35 @@ def _duplicates(root: yaml.Node, name: str, si: int, found: list) -> None:
             stack.extend((v, loc + (i,)) for i, v in enumerate(node.value))
 
 
+MAX_NESTING = 50  # a scenario needs a handful of levels; deeper input is refused up front
+
+
+def _nesting_depth(text: str) -> int | None:
+    """The deepest nesting of collections in a YAML text, from the (iterative) scanner, so that
+    deep input is refused the same way whatever the interpreter's stack; None if it does not scan
+    (the parser then reports why)."""
+    opening = (
+        yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+        yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken,
+    )  # fmt: skip
+    depth = deepest = 0
+    try:
+        for tok in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(tok, opening):
+                depth += 1
+                if depth > deepest:
+                    deepest = depth
+                    if deepest > MAX_NESTING:
+                        return deepest
+            elif isinstance(
+                tok, yaml.BlockEndToken | yaml.FlowMappingEndToken | yaml.FlowSequenceEndToken
+            ):
+                depth -= 1
+    except (yaml.YAMLError, ValueError, OverflowError):
+        return None
+    return deepest
+
+
 def _read_yaml(path: Path, found: list, si: int = 0) -> tuple[dict | None, yaml.Node | None]:
     """The mapping and the composed nodes of one YAML file; None and a problem if impossible.
     ``si`` is the file's place in its ``extends`` chain (to sort problems in file order)."""
@@ -1048,6 +1077,10 @@ def _read_yaml(path: Path, found: list, si: int = 0) -> tuple[dict | None, yaml.
         return None, None
     except UnicodeDecodeError as e:
         found.append(((0, 0, 0), f"{name}: not a text file (not UTF-8 at byte {e.start})"))
+        return None, None
+    depth = _nesting_depth(text)
+    if depth is not None and depth > MAX_NESTING:
+        found.append(((0, 0, 0), f"{name}: nested too deeply (more than {MAX_NESTING} levels)"))
         return None, None
     loader = None
     try:

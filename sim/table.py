@@ -88,14 +88,16 @@ class TableReplica(Component):
         self.witness = witness
 
 
-@dataclass(frozen=True)
 class Plan:
     """How one table operation will go: its latency, the regions that take part, and whether
     it ends in an error (a replica failing a fraction of operations answers fast, with an error)."""
 
-    latency: float
-    participants: tuple[str, ...]
-    error: bool = False
+    __slots__ = ("latency", "participants", "error")
+
+    def __init__(self, latency: float, participants: tuple[str, ...], error: bool = False):
+        self.latency = latency
+        self.participants = participants
+        self.error = error
 
 
 class MetadataTable:

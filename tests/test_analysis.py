@@ -117,6 +117,15 @@ def test_anatomy_parts_add_up_on_a_real_run(steady):
     assert np.allclose(parts.sum(axis=1), an["latency_ms"], atol=1e-6)
 
 
+def test_anatomy_reads_a_run_folder_like_a_run(steady, tmp_path):
+    """A run folder read back with load_run gives the same anatomy as the run itself."""
+    from sim.results import load_run, write_tables
+
+    write_tables(steady, tmp_path)
+    back = A.anatomy(load_run(tmp_path))
+    pd.testing.assert_frame_equal(back, A.anatomy(steady), check_dtype=False)
+
+
 def test_anatomy_table_means_add_up_to_the_mean_latency(steady):
     """The mean parts of every group sum to the group's mean latency."""
     table = A.anatomy_table(A.anatomy(steady), "producer_region")
@@ -208,8 +217,7 @@ def test_window_cost_measures_latency_above_the_baseline():
 
 # -- safety of the metadata -----------------------------------------------------------------------
 def test_split_brain_and_overlap_detect_two_leaders():
-    """An epoch committed from two regions, or two regions' commit spans overlapping, is caught;
-    active-active batches (epoch -1) and a clean handover are not."""
+    """Two regions committing one epoch, or at once, are caught; a clean handover is not."""
     clean = pd.DataFrame(
         {
             "epoch": [1, 1, 2, 2, -1, -1],
@@ -233,8 +241,7 @@ def test_split_brain_and_overlap_detect_two_leaders():
 
 # -- region sets ----------------------------------------------------------------------------------
 def test_implied_mrsc_write_follows_the_table_rule():
-    """From the table's leader: local + RTT to the nearest other replica; from elsewhere: local +
-    RTT to the leader; with no jitter and the median local operation."""
+    """MRSC writes cost the local median plus the RTT to the nearest replica or to the leader."""
     near = min(base_rtt_ms("us-east-1", r) for r in US[1:])
     assert A.implied_write_ms(US, "us-east-1", "us-east-1") == pytest.approx(LOCAL + near)
     assert A.implied_write_ms(US, "us-west-2", "us-east-1") == pytest.approx(
@@ -247,8 +254,7 @@ def test_implied_mrsc_write_follows_the_table_rule():
 
 
 def test_implied_write_after_a_loss():
-    """A lost writer cannot write; a lost table leader is replaced by the survivor nearest to it;
-    the leader's partner is the nearest live replica."""
+    """After a loss the writer must live, and the survivor nearest the old table leader leads."""
     assert A.implied_write_ms(US, "us-east-1", "us-east-1", lost=["us-east-1"]) is None
     new = min(US[1:], key=lambda r: base_rtt_ms("us-east-1", r))
     other = [r for r in US[1:] if r != new][0]
@@ -279,8 +285,7 @@ def test_rtt_frame_is_the_model_matrix():
 
 
 def test_triad_candidates_cover_every_triad_sorted_by_write():
-    """Every 3-region subset appears once, sorted by best write, which is the implied write of
-    its best leader; the worst single loss is never better than the best write."""
+    """Every triad appears once, sorted by the implied write of its best leader."""
     pool = ["us-east-1", "us-east-2", "us-west-2", "ca-central-1"]
     t = A.triad_candidates(pool)
     assert len(t) == len(list(combinations(pool, 3)))
@@ -295,8 +300,7 @@ def test_triad_candidates_cover_every_triad_sorted_by_write():
 
 
 def test_loss_outlook_for_a_triad():
-    """A 2-of-3 set keeps its data quorum and its table after any single loss; 3-of-3 loses the
-    data quorum; the table's leader moves only when its region is lost."""
+    """2-of-3 survives any single loss, 3-of-3 does not; the table leader moves only if lost."""
     out = A.loss_outlook(US, "us-east-1")
     assert out["data_quorum"].all() and out["table_commits"].all()
     assert out.loc["us-east-2", "table_leader_after"] == "us-east-1"
@@ -309,8 +313,7 @@ def test_loss_outlook_for_a_triad():
 
 # -- paired statistics ----------------------------------------------------------------------------
 def test_paired_table_reports_the_mean_difference_and_its_interval():
-    """The difference is design - baseline per seed; a constant shift has a zero-width interval
-    that excludes 0, a noisy one around zero does not."""
+    """A constant per-seed shift has a zero-width CI excluding 0; noise around 0 does not."""
     per_seed = {
         "base": {"x": [1.0, 2.0, 3.0], "y": [5.0, 5.0, 5.0]},
         "shifted": {"x": [11.0, 12.0, 13.0], "y": [4.0, 6.0, 5.0]},
