@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from matplotlib import ticker, transforms
+from matplotlib import transforms
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -338,15 +338,7 @@ def plot_cdfs(res: dict, out: Path, fmt: str) -> str:
         ax.set_xscale("log")
         ax.set_xlabel("latency (ms, log scale)")
         ax.grid(True, alpha=0.3)
-    ax1.set_ylim(0, 1.04)
-    ax1.set_ylabel("fraction of requests at or below (CDF)")
-    ax1.set_title("CDF", fontsize=10.5)
-    ax2.set_yscale("log")
-    ax2.set_ylabel("fraction at or above (1 - CDF, log scale)")
-    ax2.set_title("tail: 1 - CDF", fontsize=10.5)
-    ax2.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    for ax in (ax1, ax2):
-        plots.ms_axis(ax.xaxis)
+    plots.style_cdf_axes(ax1, ax2)
     fig.legend(
         handles=handles, loc="outside lower center", ncol=2, fontsize=9, frameon=False,
         title=f"acked requests after warm-up, seeds {', '.join(map(str, res['seeds']))} pooled "

@@ -111,9 +111,7 @@ class ControlPlaneOutage(_Fault):
 
     def inject(self, world, target, t, index):
         comps = world.components_in(target, "control-plane")
-        for c in comps:
-            c.take_down(t)
-        return _bring_up(comps)
+        return _take_down(comps, t)
 
 
 class DataPlaneOutage(_Fault):
@@ -123,9 +121,7 @@ class DataPlaneOutage(_Fault):
 
     def inject(self, world, target, t, index):
         comps = world.components_in(target, "data-plane")
-        for c in comps:
-            c.take_down(t)
-        return _bring_up(comps)
+        return _take_down(comps, t)
 
 
 class ZoneOutage(_Fault):
@@ -162,9 +158,7 @@ class BucketUnavailable(_Fault):
 
     def inject(self, world, target, t, index):
         comps = [b for b in world.buckets if b.region == target]
-        for c in comps:
-            c.take_down(t)
-        return _bring_up(comps)
+        return _take_down(comps, t)
 
 
 class _SlowFields(BaseModel):
@@ -205,9 +199,7 @@ class TableUnavailable(_Fault):
 
     def inject(self, world, target, t, index):
         comps = [world.table.replicas[target]] if target in world.table.replicas else []
-        for c in comps:
-            c.take_down(t)
-        return _bring_up(comps)
+        return _take_down(comps, t)
 
 
 class TableSlow(_Fault, _SlowFields):
@@ -279,9 +271,7 @@ class Partition(_Fault):
                 for lk in net.links.values()
                 if lk.src in side and lk.dst in side and side[lk.src] != side[lk.dst]
             ]
-        for lk in links:
-            lk.take_down(t)
-        return _bring_up(links)
+        return _take_down(links, t)
 
 
 class LinkDegradation(_Fault):
@@ -514,6 +504,13 @@ FaultSpec = Annotated[
 
 
 # -- helpers --------------------------------------------------------------------------------------
+def _take_down(comps, t: float) -> Heal:
+    """Hold every component down from ``t``; the heal brings them up."""
+    for c in comps:
+        c.take_down(t)
+    return _bring_up(comps)
+
+
 def _bring_up(comps) -> Heal:
     def heal(t1: float) -> None:
         for c in comps:

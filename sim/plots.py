@@ -537,15 +537,7 @@ def _cdf_figure(out, fmt, scenario, seed, series, note, fname, what="Latency dis
         ax.set_xscale("log")
         ax.set_xlabel("latency (ms, log scale)")
         ax.grid(True, which="major", alpha=0.3)
-    ax1.set_ylim(0, 1.04)
-    ax1.set_ylabel("fraction of requests at or below (CDF)")
-    ax1.set_title("CDF", fontsize=10.5)
-    ax2.set_yscale("log")
-    ax2.set_ylabel("fraction at or above (1 - CDF, log scale)")
-    ax2.set_title("tail: 1 - CDF", fontsize=10.5)
-    ax2.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    for ax in (ax1, ax2):
-        ms_axis(ax.xaxis)
+    style_cdf_axes(ax1, ax2)
     fig.legend(
         handles=handles, loc="outside lower center", ncol=1, fontsize=9.5, frameon=False,
         title=note, title_fontsize=9,
@@ -1031,6 +1023,19 @@ PLOTS = (
     plot_topology,
     plot_rtt_matrix,
 )
+
+
+def style_cdf_axes(ax1, ax2) -> None:
+    """Labels and scales of a CDF panel (``ax1``) and its tail panel, 1 - CDF (``ax2``)."""
+    ax1.set_ylim(0, 1.04)
+    ax1.set_ylabel("fraction of requests at or below (CDF)")
+    ax1.set_title("CDF", fontsize=10.5)
+    ax2.set_yscale("log")
+    ax2.set_ylabel("fraction at or above (1 - CDF, log scale)")
+    ax2.set_title("tail: 1 - CDF", fontsize=10.5)
+    ax2.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    for ax in (ax1, ax2):
+        ms_axis(ax.xaxis)
 
 
 def render_all(folder: Path, fmt: str = "png") -> list[str]:
