@@ -59,6 +59,8 @@ class Producer(Component):
 
     def set_rate_multiplier(self, t: float, mult: float) -> None:
         """From time ``t`` on, send ``mult`` times the configured record rate."""
+        if self._gen_until < t:
+            self._generate(t)  # sends before t keep the old rate
         keep = self._t <= t
         self.requests["status"][self._ids[~keep]] = NEVER_SENT
         self._t, self._ids = self._t[keep], self._ids[keep]

@@ -1,0 +1,54 @@
+"""Producers: linger batching, rate, backoff; consumers' region history."""
+
+import numpy as np
+import pytest
+
+from sim.clients import Consumer, Producer, backoff
+from sim.ledger import RequestColumns
+from sim.scenario import WorkloadConfig
+
+
+def test_producer_sends_its_rate_in_linger_batches():
+    """A producer at 1,000 records/s with 25 ms linger sends ~38 requests/s carrying the whole rate."""
+    cfg = WorkloadConfig()
+    req = RequestColumns()
+    p = Producer(0, "us-east-1", "us-east-1a", cfg, np.random.default_rng(1), req)
+    ids, t = p.take_until(100.0)
+    n = req["n_records"][ids]
+    assert n.sum() / 100.0 == pytest.approx(1000, rel=0.03)
+    gaps = np.diff(t)
+    assert gaps.min() >= cfg.linger and np.mean(gaps) == pytest.approx(cfg.linger + 0.001, rel=0.05)
+
+
+def test_rate_multiplier_changes_the_rate_from_then_on():
+    """A load spike multiplies the rate from its start; earlier sends are unchanged."""
+    cfg = WorkloadConfig()
+    req = RequestColumns()
+    p = Producer(0, "r", "ra", cfg, np.random.default_rng(2), req)
+    p.take_until(1.0)  # generates ahead
+    p.set_rate_multiplier(10.0, 3.0)
+    ids, t = p.take_until(40.0)
+    n = req["n_records"][ids]
+    before = n[(t > 2) & (t < 10)].sum() / 8
+    after = n[(t > 12) & (t < 40)].sum() / 28
+    assert after / before == pytest.approx(3.0, rel=0.1)
+
+
+def test_backoff_grows_and_caps():
+    """Retry backoff doubles per attempt from 100 ms and caps at 1 s, with +-20% jitter."""
+    cfg = WorkloadConfig()
+    mid = backoff(cfg, np.array([1, 2, 3, 4, 5, 9]), np.full(6, 0.5))
+    assert mid.tolist() == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
+    lo, hi = (
+        backoff(cfg, np.array([1]), np.array([0.0])),
+        backoff(cfg, np.array([1]), np.array([1.0])),
+    )
+    assert lo[0] == pytest.approx(0.08) and hi[0] == pytest.approx(0.12)
+
+
+def test_consumer_region_history():
+    """A consumer that moves reads from its new region from then on, and its old one before."""
+    c = Consumer("c", "us-west-2", "us-west-2a")
+    c.move(10.0, "us-east-1")
+    assert c.current_region(5.0) == "us-west-2" and c.current_region(15.0) == "us-east-1"
+    assert [r for _, _, r in c.region_segments(100.0)] == ["us-west-2", "us-east-1"]
