@@ -28,7 +28,7 @@ import numpy as np
 
 from sim.clients import _NO_IDS, _NO_TIMES, Producer, backoff
 from sim.control_plane import ControlPlane
-from sim.latency import LogNormal
+from sim.latency import NO_SLOWDOWN, LogNormal
 from sim.ledger import (
     ACKED,
     F_ACKED,
@@ -286,6 +286,16 @@ class Agent(Component):
             rtt = net.rtt(src, dst)
         else:  # fast path: nothing on this path has ever failed or been degraded
             rtt = net.base_s[(src, dst)] - net.jitter_s * math.log1p(-net.block.uniform())
+            if not b._error_rates and b._slow is NO_SLOWDOWN:
+                put = b.profile.put
+                lat = (
+                    rtt
+                    + put.median_s * math.exp(put.sigma * b.block.normal())
+                    + size / b.profile.throughput_bps
+                )
+                if lat > timeout:
+                    return t_issue + timeout, False
+                return t_issue + lat, True
         if b.error_rate and b.fails_request():
             return t_issue + rtt + 0.002, False
         lat = rtt + b.put_service_time(size)
