@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.ledger import NEVER_SENT, PENDING, RequestColumns
+from sim.ledger import NEVER_SENT, RequestColumns
 from sim.topology import Component
 
 CHUNK_S = 2.0  # seconds of requests generated (and registered) at a time
@@ -119,11 +119,6 @@ def backoff(cfg, attempts: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Kafka's exponential retry backoff with +-20% jitter, for the n-th retry."""
     base = np.minimum(cfg.retry_backoff * 2.0 ** np.maximum(attempts - 1, 0), cfg.retry_backoff_max)
     return base * (0.8 + 0.4 * u)
-
-
-def pending(requests: RequestColumns, ids: np.ndarray) -> np.ndarray:
-    """Mask of the requests among ``ids`` that are still unresolved."""
-    return requests["status"][ids] == PENDING
 
 
 class Consumer(Component):

@@ -233,11 +233,9 @@ class Ledger:
     attempts: AttemptColumns = field(default_factory=lambda: AttemptColumns())
     files: FileColumns | None = None
     batch_rows: list[tuple] = field(default_factory=list)
-    receipts: list[tuple[int, int, float]] = field(default_factory=list)
     leader: list[tuple[float, str, int, str]] = field(default_factory=list)
     faults: list[dict] = field(default_factory=list)
     events: list[tuple[float, str, str]] = field(default_factory=list)
-    table_ops: list[tuple[float, str, str, float, str]] = field(default_factory=list)
 
     BATCH_COLS = (
         "batch_id", "region", "epoch", "start_s", "applied_s", "first_offset", "n_files",
@@ -305,19 +303,6 @@ class Ledger:
     def batches_frame(self) -> pd.DataFrame:
         """One row per metadata batch the table applied."""
         return pd.DataFrame(self.batch_rows, columns=list(self.BATCH_COLS))
-
-    def receipts_frame(self) -> pd.DataFrame:
-        """One row per (file, consumer) receipt."""
-        if not self.receipts:
-            return pd.DataFrame({"file_id": [], "consumer": [], "receipt_s": []})
-        a = np.array(self.receipts, dtype=np.float64)
-        return pd.DataFrame(
-            {
-                "file_id": a[:, 0].astype(np.int64),
-                "consumer": a[:, 1].astype(np.int32),
-                "receipt_s": a[:, 2],
-            }
-        )
 
     def leader_frame(self) -> pd.DataFrame:
         """Lease changes: when, which region, epoch, and why."""

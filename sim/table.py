@@ -208,13 +208,6 @@ class MetadataTable:
             return None
         return Plan(self._local_time(region), (region,))
 
-    def plan_read(self, region: str) -> Plan | None:
-        """A strongly consistent read where the kind offers one (as costly as a write, estimate)."""
-        if self.kind == "eventual":
-            rep = self.replicas[region]
-            return Plan(self._local_time(region), (region,)) if rep.is_up else None
-        return self.plan_write(region)
-
     def still_valid(self, plan: Plan, t0: float, t1: float) -> bool:
         """Whether every replica and path an operation relied on stayed up over [t0, t1]."""
         first = plan.participants[0]

@@ -215,10 +215,6 @@ class Region:
         self.components.append(c)
         return c
 
-    def in_zone(self, zone: str) -> list[Component]:
-        """The components placed in one zone."""
-        return [c for c in self.components if c.zone == zone]
-
 
 def zone_names(region: str, n: int) -> list[str]:
     """AWS-style zone names (``us-east-1a`` ...) for ``n`` zones of ``region``."""
