@@ -304,6 +304,17 @@ class ControlPlane(Component):
         else:
             self.leader_hint = None
 
+    def _take_up(self, lease: Lease, now: float) -> None:
+        """Start leading under a lease another region handed over to this one."""
+        self._leader = True
+        self.epoch = lease.epoch
+        self.leader_hint = self.region
+        # the handing-over leader wrote the expiry in table time; judge it on our own clock
+        self.lease_valid_until = self.local_time(now) + (lease.expires - now)
+        self.ledger.note(
+            now, "lease", f"{self.region} takes up the lease handed to it (epoch {lease.epoch})"
+        )
+
     def _should_hand_over(self, health: dict, pref: str, now: float) -> bool:
         """Whether the preference for ``pref`` is clear and has held long enough."""
         cfg = self.cfg
@@ -334,8 +345,14 @@ class ControlPlane(Component):
         now = self.env.now
         if self.cfg.coordination == "leader" and not self.leads(now):
             st = self.table.view(self.region, now)
-            hint = st.lease.holder if st.lease.expires > self.local_time(now) else None
-            return None, CommitResult("not_leader", hint=hint)
+            lease = st.lease
+            if lease.holder == self.region and lease.epoch > self.epoch and self.is_up:
+                # a lease handed to this region: a follower is ready to take over at once, so it
+                # takes the lease up on the first commit it is sent, not at its next renewal
+                self._take_up(lease, now)
+            else:
+                hint = lease.holder if lease.expires > self.local_time(now) else None
+                return None, CommitResult("not_leader", hint=hint)
         if len(self.queue) >= self.capacity * self.capacity_factor:
             return None, CommitResult("overloaded")
         if self.error_rate and self.block.uniform() < self.error_rate:
