@@ -209,8 +209,7 @@ class Agent(Component):
         """Requests sent to this agent while it is down: the producers time out and retry."""
         if len(ids) == 0:
             return
-        t_err = np.maximum(arrive + self.cfg_request_timeout, self.env.now)
-        self.router.retry(ids, t_err)
+        self._abandon(ids, arrive)
         req = self.ledger.requests
         for pi in np.unique(req["producer"][ids]):
             p = self.router.producers[pi]
@@ -381,10 +380,7 @@ class Agent(Component):
                 if end[j] > now:
                     continue
                 b = bks[j]
-                ok = pred_ok[j] and b.up_throughout(issue[j], end[j])
-                if ok and b.region != self.region:
-                    ok = self.net.path_ok_throughout(self.region, b.region, issue[j], end[j])
-                if ok:
+                if pred_ok[j] and self._landed(b, issue[j], end[j]):
                     verified[j] = True
                     continue
                 attempt[j] += 1
@@ -401,9 +397,9 @@ class Agent(Component):
 
     def _landed(self, b: Bucket, t0: float, t1: float) -> bool:
         """Whether a PUT in flight over [t0, t1] found the bucket and the path up throughout."""
-        if not b.up_throughout(t0, t1):
-            return False
-        return b.region == self.region or self.net.path_ok_throughout(self.region, b.region, t0, t1)
+        return b.up_throughout(t0, t1) and self.net.path_ok_throughout(
+            self.region, b.region, t0, t1
+        )
 
     @staticmethod
     def _put_rows(issue, end, verified, pred_ok, planned, dead) -> list[float]:

@@ -110,23 +110,26 @@ def write_run(
         (tmp / "run.json").write_text(json.dumps(info, indent=2) + "\n")
         os.replace(tmp, final)
     except BaseException:
-        fail = final.with_name(final.name + ".failed")
-        if tmp.exists():
-            os.replace(tmp, fail)
-        else:
-            fail.mkdir(parents=True, exist_ok=True)
-        (fail / "error.txt").write_text(traceback.format_exc())
+        _failed_dir(final, traceback.format_exc(), partial=tmp)
         raise
     return final
+
+
+def _failed_dir(final: Path, error: str, partial: Path | None = None) -> Path:
+    """``<run-id>.failed/`` holding ``error.txt`` (and what a partial folder had, if any)."""
+    fail = final.with_name(final.name + ".failed")
+    if partial is not None and partial.exists():
+        os.replace(partial, fail)
+    else:
+        fail.mkdir(parents=True, exist_ok=True)
+    (fail / "error.txt").write_text(error)
+    return fail
 
 
 def record_failure(out: str | Path, scenario: str, seed: int, exc_text: str) -> Path:
     """A run that failed before it produced results: ``<run-id>.failed/error.txt``."""
     final, _ = new_run_dir(out, scenario, seed)
-    fail = final.with_name(final.name + ".failed")
-    fail.mkdir(parents=True, exist_ok=True)
-    (fail / "error.txt").write_text(exc_text)
-    return fail
+    return _failed_dir(final, exc_text)
 
 
 def load_run(folder: str | Path) -> dict:
