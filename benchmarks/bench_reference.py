@@ -20,7 +20,7 @@ from pathlib import Path
 
 import simpy
 
-from sim.runner import run
+from sim.run.runner import run
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

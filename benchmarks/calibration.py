@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from sim.runner import run
+from sim.run.runner import run
 from sim.scenario import validate_data
 
 CONFIGS = {

@@ -13,8 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sim.results import write_run
-from sim.runner import run
+from sim.report.results import write_run
+from sim.run.runner import run
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,13 +19,13 @@ __all__ = [
 __version__ = "0.1.0"
 
 _WHERE = {
-    "RunResult": "sim.runner",
-    "run": "sim.runner",
+    "RunResult": "sim.run.runner",
+    "run": "sim.run.runner",
     "Scenario": "sim.scenario",
     "ScenarioError": "sim.scenario",
     "load_scenario": "sim.scenario",
-    "write_run": "sim.results",
-    "load_run": "sim.results",
+    "write_run": "sim.report.results",
+    "load_run": "sim.report.results",
 }
 
 

@@ -98,8 +98,8 @@ def _load_or_exit(path: str, overrides: list[str] | None = None) -> Scenario:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from sim.results import record_failure, write_run
-    from sim.runner import run
+    from sim.report.results import record_failure, write_run
+    from sim.run.runner import run
 
     sc = _load_or_exit(a.scenario, a.set)
     quiet = a.quiet or not sys.stderr.isatty()
@@ -115,7 +115,7 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     seed = a.seed if a.seed is not None else sc.run.seed
     if seed is None:
-        from sim.rng import draw_root_seed
+        from sim.core.rng import draw_root_seed
 
         seed = draw_root_seed()  # drawn here so that even a failed run records it
     try:
@@ -138,7 +138,7 @@ def cmd_run(a: argparse.Namespace) -> int:
 def cmd_validate(a: argparse.Namespace) -> int:
     """Check scenario files: ``FILE: ok ...`` on stdout for each good one, one line per problem
     on stderr for each bad one; exit 0 if every file is valid, 2 otherwise."""
-    from sim.units import format_duration
+    from sim.core.units import format_duration
 
     status = 0
     for f in a.files:
@@ -200,8 +200,8 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    from sim import plots
-    from sim.results import load_run
+    from sim.report import plots
+    from sim.report.results import load_run
 
     folder = Path(a.run_dir)
     if not (folder / "summary.json").exists():
@@ -216,7 +216,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 def cmd_compare(a: argparse.Namespace) -> int:
     """Run two designs on the same seeds, print the side-by-side table, write the comparison."""
-    from sim.compare import compare, format_table, write_compare
+    from sim.ensemble.compare import compare, format_table, write_compare
 
     overrides = list(a.set) + ([f"run.duration={a.duration}"] if a.duration else [])
     scenarios, bad = [], False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.runner import run
+from sim.run.runner import run
 from sim.scenario import validate_data
 
 

@@ -1,4 +1,4 @@
-"""sim.analysis: the helpers behind the study notebooks."""
+"""sim.report.analysis: the helpers behind the study notebooks."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import analysis as A
 from sim.ledger import ACKED, FAILED_TIMEOUT, PENDING, PRODUCER_DIED
-from sim.network import base_rtt_ms
+from sim.model.network import base_rtt_ms
+from sim.report import analysis as A
 from sim.scenario import TableConfig
 
 US = ["us-east-1", "us-east-2", "us-west-2"]
@@ -119,7 +119,7 @@ def test_anatomy_parts_add_up_on_a_real_run(steady):
 
 def test_anatomy_reads_a_run_folder_like_a_run(steady, tmp_path):
     """A run folder read back with load_run gives the same anatomy as the run itself."""
-    from sim.results import load_run, write_tables
+    from sim.report.results import load_run, write_tables
 
     write_tables(steady, tmp_path)
     back = A.anatomy(load_run(tmp_path))

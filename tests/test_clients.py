@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sim.clients import Consumer, Producer, backoff
 from sim.ledger import RequestColumns
+from sim.model.clients import Consumer, Producer, backoff
 from sim.scenario import WorkloadConfig
 
 

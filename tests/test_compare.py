@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from sim import compare as cmp
 from sim.cli import main
+from sim.ensemble import compare as cmp
 from sim.scenario import load_scenario
 
 THREE_REGIONS = """

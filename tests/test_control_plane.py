@@ -45,7 +45,7 @@ def test_auto_preference_moves_away_from_the_slowest_region():
 
 def test_preferred_is_the_lowest_latency_responsive_healthy_region():
     """preferred(): lowest latency among fresh heartbeats, never a degraded region or a stale one."""
-    from sim.control_plane import ControlPlane
+    from sim.model.control_plane import ControlPlane
 
     class Cfg:
         responsive_window = 3.0

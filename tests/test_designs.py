@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.runner import run
+from sim.run.runner import run
 from sim.scenario import load_scenario
 from tests.conftest import run_small
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sim.latency import LogNormal, Slowdown
-from sim.rng import Streams
+from sim.core.latency import LogNormal, Slowdown
+from sim.core.rng import Streams
 
 
 def test_fitted_lognormal_hits_its_percentiles():

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sim.latency import Slowdown
-from sim.network import Network, base_rtt_ms, known_regions
-from sim.rng import Streams
+from sim.core.latency import Slowdown
+from sim.core.rng import Streams
+from sim.model.network import Network, base_rtt_ms, known_regions
 
 TRIAD = ["us-east-1", "us-east-2", "us-west-2"]
 

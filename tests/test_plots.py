@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import plots
 from sim.cli import main
-from sim.results import write_run
-from sim.runner import run
+from sim.report import plots
+from sim.report.results import write_run
+from sim.run.runner import run
 from sim.scenario import load_scenario
 
 EXPECTED = {

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sim import cli
-from sim.results import TABLES, load_run
+from sim.report.results import TABLES, load_run
 
 SCEN = """
 name: tiny
@@ -49,10 +49,10 @@ def test_exception_mid_run_leaves_no_complete_looking_folder(
     scenario, tmp_path, monkeypatch, capsys
 ):
     """An exception injected mid-run: exit 1, only a '.failed' folder with the error, no summary."""
-    import sim.agent
+    import sim.model.agent
 
     calls = {"n": 0}
-    original = sim.agent.Agent._collect
+    original = sim.model.agent.Agent._collect
 
     def exploding(self, now):
         calls["n"] += 1
@@ -60,7 +60,7 @@ def test_exception_mid_run_leaves_no_complete_looking_folder(
             raise RuntimeError("injected failure")
         return original(self, now)
 
-    monkeypatch.setattr(sim.agent.Agent, "_collect", exploding)
+    monkeypatch.setattr(sim.model.agent.Agent, "_collect", exploding)
     out = tmp_path / "res"
     assert cli.main(["run", str(scenario), "--out", str(out), "--quiet"]) == 1
     (only,) = _runs(out)
@@ -72,12 +72,12 @@ def test_exception_mid_run_leaves_no_complete_looking_folder(
 
 def test_exception_while_writing_leaves_a_failed_folder(scenario, tmp_path, monkeypatch):
     """A failure while writing (plots) renames the partial folder to '.failed' with the error."""
-    import sim.plots
+    import sim.report.plots
 
     def broken(folder, fmt="png"):
         raise OSError("disk full (injected)")
 
-    monkeypatch.setattr(sim.plots, "render_all", broken)
+    monkeypatch.setattr(sim.report.plots, "render_all", broken)
     out = tmp_path / "res"
     with pytest.raises(OSError):
         cli.main(["run", str(scenario), "--out", str(out), "--quiet"])

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sim.rng import Streams
+from sim.core.rng import Streams
 
 
 def test_same_seed_same_draws():

@@ -4,7 +4,7 @@ import hashlib
 
 import pandas as pd
 
-from sim.runner import run
+from sim.run.runner import run
 from sim.scenario import validate_data
 from tests.conftest import run_small, small
 

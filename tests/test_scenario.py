@@ -10,9 +10,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import docs
 from sim.scenario import (
-    SECTIONS,
     Scenario,
     ScenarioError,
     json_schema,
@@ -20,6 +18,8 @@ from sim.scenario import (
     parse_override,
     validate_data,
 )
+from sim.scenario import reference as docs
+from sim.scenario.schema import SECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -472,8 +472,10 @@ def test_json_schema_accepts_shipped_files_and_rejects_typos():
 
 
 def test_reference_doc_is_up_to_date():
-    """docs/scenarios.md is exactly what `python -m sim.docs` generates from the models."""
-    assert docs.DOC_PATH.read_text() == docs.render(), "run: python -m sim.docs --write"
+    """docs/scenarios.md is exactly what `python -m sim.scenario.reference` generates from the models."""
+    assert docs.DOC_PATH.read_text() == docs.render(), (
+        "run: python -m sim.scenario.reference --write"
+    )
 
 
 def test_reference_covers_every_key_and_fault_kind():

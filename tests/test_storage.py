@@ -5,7 +5,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.storage import quorum_time
+from sim.model.storage import quorum_time
 
 
 @given(

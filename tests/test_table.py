@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from sim.latency import LogNormal
-from sim.network import Network, base_rtt_ms
-from sim.rng import Streams
-from sim.table import MetadataTable
+from sim.core.latency import LogNormal
+from sim.core.rng import Streams
+from sim.model.network import Network, base_rtt_ms
+from sim.model.table import MetadataTable
 
 TRIAD = ["us-east-1", "us-east-2", "us-west-2"]
 
@@ -78,7 +78,7 @@ def test_single_region_table_holds_writes_in_one_region():
 
 def test_lease_cas_is_fenced_by_epoch():
     """A conditional lease write succeeds only against the epoch it read."""
-    from sim.table import Lease
+    from sim.model.table import Lease
 
     t = make_table()
     assert t.cas_lease("us-east-1", 1.0, 0, Lease("us-east-1", 1, 6.0))
@@ -88,7 +88,7 @@ def test_lease_cas_is_fenced_by_epoch():
 
 def test_commit_is_fenced_for_a_deposed_leader():
     """A commit carrying an old epoch is refused once another region holds the lease."""
-    from sim.table import Lease
+    from sim.model.table import Lease
 
     t = make_table()
     t.cas_lease("us-east-1", 1.0, 0, Lease("us-east-1", 1, 6.0))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sim.topology import INF, Component
+from sim.model.component import INF, Component
 
 
 def test_nested_holds_keep_a_component_down_until_the_last_heals():

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sim.core.units import format_duration, parse_duration, parse_size
 from sim.scenario import show_duration, show_size
-from sim.units import format_duration, parse_duration, parse_size
 
 
 @pytest.mark.parametrize(

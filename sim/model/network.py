@@ -25,9 +25,9 @@ import math
 from functools import lru_cache
 from importlib import resources
 
-from sim.latency import Slowdown
-from sim.rng import Block
-from sim.topology import Component
+from sim.core.latency import Slowdown
+from sim.core.rng import Block
+from sim.model.component import Component
 
 NON_AWS_ENDPOINT_RTT_MS = 2.0  # estimate: within-region endpoint RTT for GCP/Azure regions
 SAME_ZONE_RTT_MS = 0.3  # orensol.com 2009: intra-AZ 0.26-0.41 ms

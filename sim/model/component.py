@@ -16,7 +16,7 @@ import bisect
 import math
 from dataclasses import dataclass, field
 
-from sim.latency import NO_SLOWDOWN, Slowdown
+from sim.core.latency import NO_SLOWDOWN, Slowdown
 
 INF = math.inf
 

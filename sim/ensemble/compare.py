@@ -15,8 +15,8 @@ produce and end-to-end latency CDFs of both designs overlaid (all seeds pooled),
 produce latency per second of both designs (the median over seeds, with the range over seeds
 shaded when there are several).
 
-Like ``sim.results``, the folder is written under a hidden name and renamed when complete.
-Unlike ``sim.plots`` this module runs the model, so it imports it.
+Like ``sim.report.results``, the folder is written under a hidden name and renamed when complete.
+Unlike ``sim.report.plots`` this module runs the model, so it imports it.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from matplotlib import transforms
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from sim import plots
-from sim.results import versions
-from sim.runner import RunResult, run
+from sim.report import plots
+from sim.report.results import versions
+from sim.run.runner import RunResult, run
 from sim.scenario import Scenario, to_yaml
 
 # (key, label, unit, how to read it from a summary)

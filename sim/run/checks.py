@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sim.ledger import ACKED, PUT_NOT_SENT, PUT_OK, PUT_PREDICTED, PUT_REPLICA
-from sim.topology import INF
+from sim.model.component import INF
 
 
 def file_copies(files: pd.DataFrame, buckets: list, net, repair_delay: float) -> np.ndarray:

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.latency import LogNormal
-from sim.rng import Block
-from sim.topology import Component
+from sim.core.latency import LogNormal
+from sim.core.rng import Block
+from sim.model.component import Component
 
 S3_RETRY_TIMEOUTS_S = (2.0, 4.0)  # AWS S3 performance guidelines: retry after 2 s, then 4 s
 

@@ -1,6 +1,6 @@
 """Plots of one run, rendered from its folder's files only (never from the model).
 
-``render_all(folder)`` reads a run folder with ``sim.results.load_run`` and writes into
+``render_all(folder)`` reads a run folder with ``sim.report.results.load_run`` and writes into
 ``folder/plots``:
 
 - ``produce_latency``: p50 and p99 of produce latency per second of send time (log scale), the
@@ -19,7 +19,7 @@ Figures are built on ``matplotlib.figure.Figure`` with an Agg canvas rather than
 The resolved scenario (``scenario.yaml``) is read with PyYAML for the warm-up only.
 
 The helpers without a leading underscore (``per_second_quantiles``, ``produce_latency``,
-``e2e_latency``, ``new_figure``, ...) are shared with ``sim.compare``.
+``e2e_latency``, ``new_figure``, ...) are shared with ``sim.ensemble.compare``.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from sim.results import load_run
+from sim.report.results import load_run
 
-# request status codes of requests.parquet (see sim.results)
+# request status codes of requests.parquet (see sim.report.results)
 PENDING, ACKED, FAILED_TIMEOUT, PRODUCER_DIED = 0, 1, 2, 3
 MAX_POINTS = 20_000  # most scatter points drawn on one figure
 DPI = 130
@@ -98,7 +98,7 @@ GEO: dict[str, tuple[float, float]] = {
 }  # fmt: skip
 
 
-# -- shared helpers (also used by sim.compare) -----------------------------------------------------
+# -- shared helpers (also used by sim.ensemble.compare) -----------------------------------------------------
 def new_figure(width: float, height: float) -> Figure:
     """A constrained-layout figure on an Agg canvas (no pyplot state)."""
     fig = Figure(figsize=(width, height), layout="constrained")

@@ -16,19 +16,19 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from sim import checks
-from sim.agent import Agent, Router
-from sim.clients import Consumer, Producer
-from sim.control_plane import ControlPlane
-from sim.faults import fault_process, occurrences
-from sim.latency import LogNormal
+from sim.core.latency import LogNormal
+from sim.core.rng import Streams, draw_root_seed
+from sim.faults.kinds import fault_process, occurrences
 from sim.ledger import ACKED, FAILED_TIMEOUT, PENDING, PRODUCER_DIED, Ledger
-from sim.network import Network
-from sim.rng import Streams, draw_root_seed
+from sim.model.agent import Agent, Router
+from sim.model.clients import Consumer, Producer
+from sim.model.component import Component, Region, zone_names
+from sim.model.control_plane import ControlPlane
+from sim.model.network import Network
+from sim.model.storage import PROFILES, Bucket
+from sim.model.table import MetadataTable
+from sim.run import checks
 from sim.scenario import Scenario
-from sim.storage import PROFILES, Bucket
-from sim.table import MetadataTable
-from sim.topology import Component, Region, zone_names
 
 
 class World:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.ledger import NEVER_SENT, RequestColumns
-from sim.topology import Component
+from sim.model.component import Component
 
 CHUNK_S = 2.0  # seconds of requests generated (and registered) at a time
 _NO_IDS = np.empty(0, dtype=np.int64)

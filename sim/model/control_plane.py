@@ -30,12 +30,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sim.latency import LogNormal
+from sim.core.latency import LogNormal
+from sim.core.rng import Block
 from sim.ledger import Ledger
-from sim.network import Network
-from sim.rng import Block
-from sim.table import Lease, MetadataTable
-from sim.topology import INF, Component
+from sim.model.component import INF, Component
+from sim.model.network import Network
+from sim.model.table import Lease, MetadataTable
 
 
 @dataclass

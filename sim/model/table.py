@@ -38,10 +38,10 @@ import heapq
 import math
 from dataclasses import dataclass, field
 
-from sim.latency import LogNormal
-from sim.network import Network
-from sim.rng import Block
-from sim.topology import INF, Component
+from sim.core.latency import LogNormal
+from sim.core.rng import Block
+from sim.model.component import INF, Component
+from sim.model.network import Network
 
 TABLE_KINDS = ("mrsc", "spanner", "single-region", "eventual")
 

@@ -26,9 +26,8 @@ import math
 
 import numpy as np
 
-from sim.clients import _NO_IDS, _NO_TIMES, Producer, backoff
-from sim.control_plane import ControlPlane
-from sim.latency import NO_SLOWDOWN, LogNormal
+from sim.core.latency import NO_SLOWDOWN, LogNormal
+from sim.core.rng import Block
 from sim.ledger import (
     ACKED,
     F_ACKED,
@@ -44,10 +43,11 @@ from sim.ledger import (
     PUT_REPLICA,
     Ledger,
 )  # fmt: skip
-from sim.network import Network
-from sim.rng import Block
-from sim.storage import S3_RETRY_TIMEOUTS_S, Bucket
-from sim.topology import INF, Component
+from sim.model.clients import _NO_IDS, _NO_TIMES, Producer, backoff
+from sim.model.component import INF, Component
+from sim.model.control_plane import ControlPlane
+from sim.model.network import Network
+from sim.model.storage import S3_RETRY_TIMEOUTS_S, Bucket
 
 Z9999 = 3.7190164854556804  # standard normal quantile at 0.9999
 

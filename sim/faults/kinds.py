@@ -21,9 +21,9 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from sim.latency import Slowdown
-from sim.topology import INF
-from sim.units import parse_duration
+from sim.core.latency import Slowdown
+from sim.core.units import parse_duration
+from sim.model.component import INF
 
 SYMBOLIC_TARGETS = ("leader", "follower", "table-leader", "random")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sim.rng import Block
+from sim.core.rng import Block
 
 Z99 = 2.3263478740408408  # standard normal quantile at 0.99
 

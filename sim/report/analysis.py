@@ -1,7 +1,7 @@
 """Helpers for the study notebooks: cut a run's tables into the figures the studies need.
 
-Nothing here runs the model; every function reads what ``sim.runner.run`` returned (a
-``RunResult``) or a run folder read back with ``sim.results.load_run`` (a dict with the same
+Nothing here runs the model; every function reads what ``sim.run.runner.run`` returned (a
+``RunResult``) or a run folder read back with ``sim.report.results.load_run`` (a dict with the same
 tables), except the region-set helpers, which ask the model's own network and metadata table what
 a write would cost (no latency rule is copied here).
 
@@ -16,7 +16,7 @@ a write would cost (no latency rule is copied here).
 - **Region sets** (``rtt_frame``, ``implied_write_ms``, ``quorum_partners``, ``triad_candidates``,
   ``loss_outlook``): what the latency matrix implies for candidate region sets.
 - **Paired statistics** (``paired_table``): per-seed differences of two designs with 95%
-  confidence intervals (``sim.compare.paired``).
+  confidence intervals (``sim.ensemble.compare.paired``).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from sim.latency import LogNormal
+from sim.core.latency import LogNormal
+from sim.core.rng import Streams
 from sim.ledger import ACKED, FAILED_TIMEOUT, PRODUCER_DIED
-from sim.network import Network, base_rtt_ms
-from sim.rng import Streams
+from sim.model.network import Network, base_rtt_ms
+from sim.model.table import MetadataTable
 from sim.scenario import StorageConfig, TableConfig
-from sim.table import MetadataTable
 
 # the parts of a produce request's latency, in the order they happen, with a label for figures
 PARTS: tuple[tuple[str, str], ...] = (
@@ -488,12 +488,12 @@ def paired_table(
 ) -> pd.DataFrame:
     """Each design against ``baseline`` on the same seeds: for every metric, the baseline's and
     the design's means over seeds, the mean per-seed difference (design - baseline) with its 95%
-    confidence interval (Student's t, ``sim.compare.paired``; NaN with fewer than two seeds),
+    confidence interval (Student's t, ``sim.ensemble.compare.paired``; NaN with fewer than two seeds),
     and whether the interval excludes 0.
 
     ``per_seed[design][metric]`` is the list of values by seed, in the same seed order for every
     design."""
-    from sim.compare import paired
+    from sim.ensemble.compare import paired
 
     base = per_seed[baseline]
     metrics = list(metrics) if metrics is not None else list(base)

@@ -2,7 +2,7 @@
 
 Layout of ``<out>/<scenario>/<run-id>/``:
 
-- ``summary.json``: the figures of spec section 6 (and more), see ``sim.runner``.
+- ``summary.json``: the figures of spec section 6 (and more), see ``sim.run.runner``.
 - ``scenario.yaml``: the resolved scenario, every default filled in, with the seed used.
 - ``run.json``: run id, versions of the lab and its main dependencies, command line, status.
 - ``requests.parquet``, ``attempts.parquet``, ``files.parquet``, ``batches.parquet``,
@@ -10,7 +10,7 @@ Layout of ``<out>/<scenario>/<run-id>/``:
   per-consumer-receipt tables behind the summary.
 - ``leader.csv``, ``faults.json``, ``events.csv``, ``topology.json``: the leader timeline (with
   epochs), the faults as they fired, the run's event log, and the topology with its RTT matrix.
-- ``plots/``: the figures (``sim.plots``), rendered from the files above only.
+- ``plots/``: the figures (``sim.report.plots``), rendered from the files above only.
 
 The folder is written under a hidden temporary name and renamed at the end. A failed run leaves
 ``<run-id>.failed/`` holding ``error.txt`` and whatever it had, never a folder that looks complete.
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:  # reading a run folder (plots, reports) must not import the model
-    from sim.runner import RunResult
+    from sim.run.runner import RunResult
 
 TABLES = ("requests", "attempts", "files", "batches", "receipts")
 VERSIONED = ("simpy", "numpy", "pandas", "pyarrow", "matplotlib", "networkx", "pydantic", "PyYAML")
@@ -104,7 +104,7 @@ def write_run(
             "status": "complete",
         }
         if plots:
-            from sim import plots as plotmod
+            from sim.report import plots as plotmod
 
             info["plots"] = plotmod.render_all(tmp, fmt=fmt)
         (tmp / "run.json").write_text(json.dumps(info, indent=2) + "\n")
