@@ -5,7 +5,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.model.storage import quorum_time
+from sim.model.quorum import quorum_time
 
 
 @given(

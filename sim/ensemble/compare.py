@@ -133,7 +133,7 @@ class Design:
         s = res.summary
         self.summaries.append(s)
         if len(self.summaries) == 1:  # the first seed's faults shade the timeline
-            self.faults = s["faults"]
+            self.faults = res.faults
             self.destroyed = list(res.topology.get("destroyed", []))
         warm = res.scenario.run.warmup
         lat = plots.produce_latency(res.requests, warm)["latency_ms"].to_numpy()
@@ -414,8 +414,5 @@ def _tagged(d: Design, suffix: str) -> list[dict]:
     """A design's faults for the timeline, the target suffixed, destroyed data marked."""
     out = []
     for f in d.faults:
-        g = dict(f, target=f"{f['target']}{suffix}")
-        if f["kind"] == "region-outage" and f.get("end_s") is None and f["target"] in d.destroyed:
-            g["data"] = "destroyed"
-        out.append(g)
+        out.append(dict(f, target=f"{f['target']}{suffix}"))
     return out

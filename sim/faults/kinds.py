@@ -1,5 +1,6 @@
 """Faults and operator actions: each kind is one small class that says how it is written in a
-scenario (its pydantic fields), how it is injected, and how it heals.
+scenario (its pydantic fields), what it does through the fault surface, how it heals (the heals
+the surface returned) and how plots draw it (``drawn_as``, ``destroys_data``).
 
 A fault has a start (``at``), a duration (absent: permanent), a target and parameters. ``at`` and
 ``duration`` may be ranges (``[10m, 20m]``) drawn from the run's ``faults`` random stream, and
@@ -8,22 +9,20 @@ the run. When an occurrence fires its target is resolved (``leader``, ``follower
 ``table-leader`` and ``random`` are resolved *then*, against the model's state) and recorded
 resolved in the fault timeline; at its end it always heals what it did.
 
-Faults reach the model only through its small fault surface (``Component.take_down`` /
-``bring_up`` / ``destroy`` / ``add_slowdown`` / ``add_error_rate``, the network's links, the
-table's ``lose_leader`` and ``pause_replication``, a control plane's clock and preference, a
-producer's rate and home). Model code never imports this module.
+Faults reach the model only through the fault surface (:mod:`sim.faults.surface`). Model code
+never imports this package. Adding a fault kind: a class here, its name in ``FAULT_KINDS`` and
+``FaultSpec``; nothing else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from sim.core.latency import Slowdown
 from sim.core.units import parse_duration
-from sim.model.component import INF
+from sim.faults.surface import NO_EFFECT, FaultSurface, Heal, Part, Select, heal_all
 
 SYMBOLIC_TARGETS = ("leader", "follower", "table-leader", "random")
 
@@ -53,7 +52,15 @@ def _parse_signed(v: object) -> float:
 
 DurationOrRange = Annotated[float | tuple[float, float], BeforeValidator(_parse_range)]
 SignedDuration = Annotated[float, BeforeValidator(_parse_signed)]
-Heal = Callable[[float], None]
+
+
+class Occurrence(Protocol):
+    """What a fault knows of the occurrence it is injected as."""
+
+    index: int  # the repetition (0 for a fault without ``every``)
+
+    def end_now(self) -> None:
+        """End this occurrence early (heal it now and record the real end)."""
 
 
 class _Fault(BaseModel):
@@ -74,6 +81,14 @@ class _Fault(BaseModel):
     label: str | None = Field(None, description="a name for plots and the fault timeline")
 
     region_scoped: ClassVar[bool] = True  # the target is a region
+    drawn_as: ClassVar[Literal["span", "instant"]] = "span"  # plots: shaded span or a line
+    is_action: ClassVar[bool] = False  # an operator action, not a failure
+    ends_itself: ClassVar[bool] = False  # without a duration it ends on its own (a rollback)
+
+    @property
+    def destroys_data(self) -> bool:
+        """Whether the fault destroys stored data for good."""
+        return False
 
     @model_validator(mode="after")
     def _check_repeat(self):
@@ -81,9 +96,13 @@ class _Fault(BaseModel):
             raise ValueError("every: must be a positive duration")
         return self
 
-    def inject(self, world, target: str, t: float, index: int) -> Heal:
-        """Start the fault on a resolved target at ``t``; return its heal."""
+    def inject(self, s: FaultSurface, target: str, occ: Occurrence) -> Heal:
+        """Start the fault on a resolved target now; return its heal."""
         raise NotImplementedError
+
+    def resolved_target(self, target: str, index: int) -> str:
+        """The target of repetition ``index`` (after symbolic resolution)."""
+        return target
 
 
 # -- regions, zones, planes -----------------------------------------------------------------------
@@ -96,12 +115,12 @@ class RegionOutage(_Fault):
         "retained", description="destroyed: the region's buckets and table replica are lost"
     )
 
-    def inject(self, world, target, t, index):
-        comps = world.components_in(target, "all")
-        data = set(world.data_components_in(target)) if self.data == "destroyed" else set()
-        for c in comps:
-            (c.destroy if c in data else c.take_down)(t)
-        return _bring_up([c for c in comps if c not in data])
+    @property
+    def destroys_data(self) -> bool:
+        return self.data == "destroyed"
+
+    def inject(self, s, target, occ):
+        return s.hold_down(Select(None, target), destroy_data=self.destroys_data)
 
 
 class ControlPlaneOutage(_Fault):
@@ -109,9 +128,8 @@ class ControlPlaneOutage(_Fault):
 
     kind: Literal["control-plane-outage"]
 
-    def inject(self, world, target, t, index):
-        comps = world.components_in(target, "control-plane")
-        return _take_down(comps, t)
+    def inject(self, s, target, occ):
+        return s.hold_down(Select(Part.CONTROL_PLANE, target))
 
 
 class DataPlaneOutage(_Fault):
@@ -119,9 +137,8 @@ class DataPlaneOutage(_Fault):
 
     kind: Literal["data-plane-outage"]
 
-    def inject(self, world, target, t, index):
-        comps = world.components_in(target, "data-plane")
-        return _take_down(comps, t)
+    def inject(self, s, target, occ):
+        return s.hold_down(Select(Part.AGENT, target))
 
 
 class ZoneOutage(_Fault):
@@ -131,23 +148,14 @@ class ZoneOutage(_Fault):
     kind: Literal["zone-outage"]
     zone: str = Field("a", description="zone letter (a, b, c ...) within the target region")
 
-    def inject(self, world, target, t, index):
-        zone = f"{target}{self.zone}"
-        comps = world.components_in(target, "zone:" + zone)
-        for c in comps:
-            c.take_down(t)
-        cp = world.cps.get(target)
-        nz = len(world.region_objs[target].zones)
-        if cp is not None:
-            cp.capacity_factor *= (nz - 1) / nz
-
-        def heal(t1):
-            for c in comps:
-                c.bring_up(t1)
-            if cp is not None:
-                cp.capacity_factor /= (nz - 1) / nz
-
-        return heal
+    def inject(self, s, target, occ):
+        nz = len(s.zones(target))
+        return heal_all(
+            [
+                s.hold_down(Select(None, target, f"{target}{self.zone}")),
+                s.reduce_capacity(Select(Part.CONTROL_PLANE, target), (nz - 1) / nz),
+            ]
+        )
 
 
 # -- object storage -------------------------------------------------------------------------------
@@ -156,9 +164,8 @@ class BucketUnavailable(_Fault):
 
     kind: Literal["bucket-unavailable"]
 
-    def inject(self, world, target, t, index):
-        comps = [b for b in world.buckets if b.region == target]
-        return _take_down(comps, t)
+    def inject(self, s, target, occ):
+        return s.hold_down(Select(Part.BUCKET, target))
 
 
 class _SlowFields(BaseModel):
@@ -177,8 +184,8 @@ class BucketSlow(_Fault, _SlowFields):
 
     kind: Literal["bucket-slow"]
 
-    def inject(self, world, target, t, index):
-        return _slow([b for b in world.buckets if b.region == target], self.slowdown(), t)
+    def inject(self, s, target, occ):
+        return s.slow(Select(Part.BUCKET, target), self.slowdown())
 
 
 class BucketErrors(_Fault):
@@ -187,8 +194,8 @@ class BucketErrors(_Fault):
     kind: Literal["bucket-errors"]
     rate: float = Field(0.5, ge=0.0, le=1.0, description="fraction of requests that fail")
 
-    def inject(self, world, target, t, index):
-        return _errors([b for b in world.buckets if b.region == target], self.rate)
+    def inject(self, s, target, occ):
+        return s.fail_fraction(Select(Part.BUCKET, target), self.rate)
 
 
 # -- metadata table -------------------------------------------------------------------------------
@@ -197,9 +204,8 @@ class TableUnavailable(_Fault):
 
     kind: Literal["table-unavailable"]
 
-    def inject(self, world, target, t, index):
-        comps = [world.table.replicas[target]] if target in world.table.replicas else []
-        return _take_down(comps, t)
+    def inject(self, s, target, occ):
+        return s.hold_down(Select(Part.TABLE_REPLICA, target))
 
 
 class TableSlow(_Fault, _SlowFields):
@@ -207,9 +213,8 @@ class TableSlow(_Fault, _SlowFields):
 
     kind: Literal["table-slow"]
 
-    def inject(self, world, target, t, index):
-        comps = [world.table.replicas[target]] if target in world.table.replicas else []
-        return _slow(comps, self.slowdown(), t)
+    def inject(self, s, target, occ):
+        return s.slow(Select(Part.TABLE_REPLICA, target), self.slowdown())
 
 
 class TableErrors(_Fault):
@@ -218,21 +223,20 @@ class TableErrors(_Fault):
     kind: Literal["table-errors"]
     rate: float = Field(0.5, ge=0.0, le=1.0, description="fraction of operations that fail")
 
-    def inject(self, world, target, t, index):
-        comps = [world.table.replicas[target]] if target in world.table.replicas else []
-        return _errors(comps, self.rate)
+    def inject(self, s, target, occ):
+        return s.fail_fraction(Select(Part.TABLE_REPLICA, target), self.rate)
 
 
 class TableLeaderLost(_Fault):
-    """The table's internal leader is lost (its replica stays up): writes stall until the table
-    elects another leader after its ``leader_failover``. The target is always the table leader."""
+    """The table's internal leader role is lost (its replica stays up): writes stall until the
+    table elects another leader after its ``leader_failover``, or the role comes back at the
+    fault's end. The target is always the table leader."""
 
     kind: Literal["table-leader-lost"]
     target: str = Field("table-leader", description="always the table's leader")
 
-    def inject(self, world, target, t, index):
-        world.table.lose_leader(t)
-        return lambda t1: None
+    def inject(self, s, target, occ):
+        return s.hold_down(Select(Part.TABLE_LEADER, target))
 
 
 class ReplicationPaused(_Fault):
@@ -240,9 +244,8 @@ class ReplicationPaused(_Fault):
 
     kind: Literal["replication-paused"]
 
-    def inject(self, world, target, t, index):
-        world.table.pause_replication(target, True)
-        return lambda t1: world.table.pause_replication(target, False)
+    def inject(self, s, target, occ):
+        return s.hold_down(Select(Part.TABLE_REPLICATION, target))
 
 
 # -- network --------------------------------------------------------------------------------------
@@ -256,22 +259,17 @@ class Partition(_Fault):
         "outbound", description="mode asymmetric: which direction of the target's links is cut"
     )
 
-    def inject(self, world, target, t, index):
-        net = world.net
-        links = []
+    def inject(self, s, target, occ):
+        pairs = [(a, b) for a in s.regions for b in s.regions if a != b]
         if self.mode == "isolate":
-            links = [lk for lk in net.links.values() if target in (lk.src, lk.dst)]
+            cut = [(a, b) for a, b in pairs if target in (a, b)]
         elif self.mode == "asymmetric":
-            key = "src" if self.direction == "outbound" else "dst"
-            links = [lk for lk in net.links.values() if getattr(lk, key) == target]
+            end = 0 if self.direction == "outbound" else 1
+            cut = [p for p in pairs if p[end] == target]
         else:
             side = {r: i for i, g in enumerate(self.groups or []) for r in g}
-            links = [
-                lk
-                for lk in net.links.values()
-                if lk.src in side and lk.dst in side and side[lk.src] != side[lk.dst]
-            ]
-        return _take_down(links, t)
+            cut = [(a, b) for a, b in pairs if a in side and b in side and side[a] != side[b]]
+        return s.cut(cut)
 
 
 class LinkDegradation(_Fault):
@@ -284,12 +282,10 @@ class LinkDegradation(_Fault):
     jitter: float = Field(0.0, ge=0.0, description="extra jitter, in multiples of the base jitter")
     loss: float = Field(0.0, ge=0.0, lt=1.0, description="packet loss probability per request")
 
-    def inject(self, world, target, t, index):
+    def inject(self, s, target, occ):
         if target == self.peer:
-            return lambda t1: None
-        s = Slowdown(self.delay, 1.0, self.jitter)
-        world.net.degrade(target, self.peer, s, self.loss, t)
-        return lambda t1: world.net.restore(target, self.peer, s, self.loss, t1)
+            return NO_EFFECT
+        return s.degrade(target, self.peer, Slowdown(self.delay, 1.0, self.jitter), self.loss)
 
 
 # -- control plane --------------------------------------------------------------------------------
@@ -300,26 +296,29 @@ class ControlPlaneCrashLoop(_Fault):
     down: Duration = Field(20.0, description="time to restart after each crash (estimate)")
     up: Duration = Field(10.0, description="time it runs before crashing again")
 
-    def inject(self, world, target, t, index):
-        cp = world.cps[target]
-        state = {"healed": False}
+    def inject(self, s, target, occ):
+        state: dict = {"healed": False, "hold": None}
+        sel = Select(Part.CONTROL_PLANE, target)
 
-        def loop():
-            env = world.env
-            while not state["healed"]:
-                cp.take_down(env.now)
-                yield env.timeout(self.down)
-                cp.bring_up(env.now)
-                if state["healed"]:
-                    return
-                yield env.timeout(self.up)
+        def crash() -> None:
+            if not state["healed"]:
+                state["hold"] = s.hold_down(sel)
+                s.after(self.down, restart)
 
-        world.env.process(loop())
+        def restart() -> None:
+            if not state["healed"]:
+                state["hold"](s.now)
+                state["hold"] = None
+                s.after(self.up, crash)
 
-        def heal(t1):
+        crash()
+
+        def heal(t1: float) -> None:
             state["healed"] = True
+            if state["hold"] is not None:
+                state["hold"](t1)  # up at once, whatever the loop was doing
 
-        return heal
+        return Heal(heal)
 
 
 class ControlPlaneSlow(_Fault, _SlowFields):
@@ -327,8 +326,8 @@ class ControlPlaneSlow(_Fault, _SlowFields):
 
     kind: Literal["control-plane-slow"]
 
-    def inject(self, world, target, t, index):
-        return _slow([world.cps[target]], self.slowdown(), t)
+    def inject(self, s, target, occ):
+        return s.slow(Select(Part.CONTROL_PLANE, target), self.slowdown())
 
 
 class BadDeploy(_Fault):
@@ -345,47 +344,50 @@ class BadDeploy(_Fault):
         900.0, description="time from the first bad zone to detection and rollback; null: never"
     )
 
-    def inject(self, world, target, t, index):
-        order = [target] + [r for r in world.regions if r != target and r in world.cps]
-        applied: list[tuple] = []
+    ends_itself: ClassVar[bool] = True
+
+    def inject(self, s, target, occ):
+        cp_regions = s.control_plane_regions()
+        order = [target] + [r for r in s.regions if r != target and r in cp_regions]
+        steps = []  # (region, zone, zones in the region, wait before the next zone)
+        for region in order:
+            zones = s.zones(region)
+            for zi, zone in enumerate(zones):
+                wait = self.bake if zi == len(zones) - 1 else self.step
+                steps.append((region, zone, len(zones), wait))
+        applied: list[Heal] = []
         state = {"done": False}
+        t_first = s.now
 
-        def rollout():
-            env = world.env
-            t_first = env.now
-            for ri, region in enumerate(order):
-                cp = world.cps[region]
-                zones = world.region_objs[region].zones
-                share = 1.0 / len(zones)
-                for zi, zone in enumerate(zones):
-                    if state["done"]:
-                        return
-                    rate = self.error_rate * share
-                    cp.add_error_rate(rate)
-                    applied.append((cp, rate))
-                    world.ledger.note(env.now, "deploy", f"bad build reaches {zone}")
-                    last = ri == len(order) - 1 and zi == len(zones) - 1
-                    wait = self.bake if zi == len(zones) - 1 else self.step
-                    if last:
-                        return
-                    if self.detect_after is not None:
-                        detect = t_first + self.detect_after
-                        if env.now + wait >= detect:
-                            yield env.timeout(max(0.0, detect - env.now))
-                            world.ledger.note(env.now, "deploy", "bad build detected: rollback")
-                            world.end_fault(self, env.now)
-                            return
-                    yield env.timeout(wait)
+        def reach(i: int) -> None:
+            if state["done"]:
+                return
+            region, zone, n_zones, wait = steps[i]
+            sel = Select(Part.CONTROL_PLANE, region)
+            applied.append(s.fail_fraction(sel, self.error_rate / n_zones))
+            s.note("deploy", f"bad build reaches {zone}")
+            if i == len(steps) - 1:
+                return
+            if self.detect_after is not None:
+                detect = t_first + self.detect_after
+                if s.now + wait >= detect:
+                    s.after(max(0.0, detect - s.now), detected)
+                    return
+            s.after(wait, lambda: reach(i + 1))
 
-        world.env.process(rollout())
+        def detected() -> None:
+            if not state["done"]:
+                s.note("deploy", "bad build detected: rollback")
+                occ.end_now()
 
-        def heal(t1):
+        reach(0)
+
+        def heal(t1: float) -> None:
             state["done"] = True
-            for cp, rate in applied:
-                cp.remove_error_rate(rate)
-            applied.clear()
+            for h in applied:
+                h(t1)
 
-        return heal
+        return Heal(heal)
 
 
 # -- clocks ---------------------------------------------------------------------------------------
@@ -396,10 +398,8 @@ class ClockSkew(_Fault):
     offset: SignedDuration = Field(0.0, description="clock ahead (+) or behind (-), e.g. -3s")
     drift: float = Field(0.0, description="seconds gained per second (e.g. 0.01)")
 
-    def inject(self, world, target, t, index):
-        cp = world.cps[target]
-        cp.set_clock(t, self.offset, self.drift)
-        return lambda t1: cp.set_clock(t1, 0.0, 0.0)
+    def inject(self, s, target, occ):
+        return s.skew_clock(target, self.offset, self.drift)
 
 
 # -- workload -------------------------------------------------------------------------------------
@@ -412,18 +412,8 @@ class LoadSpike(_Fault):
 
     region_scoped: ClassVar[bool] = False
 
-    def inject(self, world, target, t, index):
-        prods = [p for p in world.producers if target == "all" or p.region == target]
-        for p in prods:
-            p.set_rate_multiplier(t, p.rate_multiplier * self.multiplier)
-
-        def heal(t1):
-            for p in prods:
-                p.set_rate_multiplier(
-                    t1, p.rate_multiplier / self.multiplier if self.multiplier else 1.0
-                )
-
-        return heal
+    def inject(self, s, target, occ):
+        return s.scale_load(None if target == "all" else target, self.multiplier)
 
 
 class ProducersMove(_Fault):
@@ -432,9 +422,8 @@ class ProducersMove(_Fault):
     kind: Literal["producers-move"]
     to: str = Field(description="the region they move to")
 
-    def inject(self, world, target, t, index):
-        moved = world.move_producers(target, self.to, t)
-        return lambda t1: world.move_producers_back(moved, t1)
+    def inject(self, s, target, occ):
+        return s.move_clients("producers", target, self.to)
 
 
 class ConsumersMove(_Fault):
@@ -443,11 +432,8 @@ class ConsumersMove(_Fault):
     kind: Literal["consumers-move"]
     to: str = Field(description="the region they move to")
 
-    def inject(self, world, target, t, index):
-        moved = [c for c in world.consumers if c.current_region(t) == target]
-        for c in moved:
-            c.move(t, self.to)
-        return lambda t1: [c.move(t1, target) for c in moved] and None
+    def inject(self, s, target, occ):
+        return s.move_clients("consumers", target, self.to)
 
 
 # -- operator actions -----------------------------------------------------------------------------
@@ -458,10 +444,12 @@ class PinPreferred(_Fault):
     kind: Literal["pin-preferred"]
     cycle: list[str] | None = Field(None, description="regions to pin in turn on each repetition")
 
-    def inject(self, world, target, t, index):
-        region = self.cycle[index % len(self.cycle)] if self.cycle else target
-        world.set_preference(region, t)
-        return lambda t1: None
+    drawn_as: ClassVar[Literal["span", "instant"]] = "instant"
+    is_action: ClassVar[bool] = True
+
+    def inject(self, s, target, occ):
+        s.prefer(target)
+        return NO_EFFECT
 
     def resolved_target(self, target: str, index: int) -> str:
         return self.cycle[index % len(self.cycle)] if self.cycle else target
@@ -474,10 +462,12 @@ class AutoPreference(_Fault):
     target: str = Field("all", description="(not used)")
 
     region_scoped: ClassVar[bool] = False
+    drawn_as: ClassVar[Literal["span", "instant"]] = "instant"
+    is_action: ClassVar[bool] = True
 
-    def inject(self, world, target, t, index):
-        world.set_preference("auto", t)
-        return lambda t1: None
+    def inject(self, s, target, occ):
+        s.prefer("auto")
+        return NO_EFFECT
 
 
 FAULT_KINDS = (
@@ -489,7 +479,7 @@ FAULT_KINDS = (
     ClockSkew, LoadSpike, ProducersMove, ConsumersMove,
     PinPreferred, AutoPreference,
 )  # fmt: skip
-ACTIONS = ("pin-preferred", "auto-preference")
+ACTIONS = tuple(k.model_fields["kind"].annotation.__args__[0] for k in FAULT_KINDS if k.is_action)
 
 FaultSpec = Annotated[
     RegionOutage | ControlPlaneOutage | DataPlaneOutage | ZoneOutage
@@ -501,44 +491,6 @@ FaultSpec = Annotated[
     | PinPreferred | AutoPreference,
     Field(discriminator="kind"),
 ]  # fmt: skip
-
-
-# -- helpers --------------------------------------------------------------------------------------
-def _take_down(comps, t: float) -> Heal:
-    """Hold every component down from ``t``; the heal brings them up."""
-    for c in comps:
-        c.take_down(t)
-    return _bring_up(comps)
-
-
-def _bring_up(comps) -> Heal:
-    def heal(t1: float) -> None:
-        for c in comps:
-            c.bring_up(t1)
-
-    return heal
-
-
-def _slow(comps, s: Slowdown, t: float) -> Heal:
-    for c in comps:
-        c.add_slowdown(s, t)
-
-    def heal(t1: float) -> None:
-        for c in comps:
-            c.remove_slowdown(s, t1)
-
-    return heal
-
-
-def _errors(comps, rate: float) -> Heal:
-    for c in comps:
-        c.add_error_rate(rate)
-
-    def heal(t1: float) -> None:
-        for c in comps:
-            c.remove_error_rate(rate)
-
-    return heal
 
 
 def fault_region_problems(spec, regions: list[str]) -> list[tuple[tuple, str, str, list[str]]]:
@@ -575,84 +527,3 @@ def fault_region_problems(spec, regions: list[str]) -> list[tuple[tuple, str, st
             (("groups",), "mode groups needs groups: [[region, ...], [region, ...]]", None, [])
         )
     return out
-
-
-def resolve_target(world, target: str, gen) -> str:
-    """A region name for ``target`` at this moment (symbolic targets resolved now)."""
-    regions = world.regions
-    if target in regions or target == "all":
-        return target
-    if target == "leader":
-        holder = world.current_leader()
-        return holder if holder is not None else regions[0]
-    if target == "table-leader":
-        return world.table.leader_region
-    if target == "follower":
-        holder = world.current_leader()
-        others = [r for r in regions if r != holder] or regions
-        return others[int(gen.integers(len(others)))]
-    if target == "random":
-        return regions[int(gen.integers(len(regions)))]
-    raise ValueError(f"unknown target {target!r}")
-
-
-def _draw(v, gen) -> float | None:
-    if v is None:
-        return None
-    if isinstance(v, tuple):
-        return float(gen.uniform(v[0], v[1]))
-    return float(v)
-
-
-def occurrences(spec, gen, run_end: float) -> list[tuple[float, float | None]]:
-    """The (start, duration) of each occurrence of a fault, drawn from the faults stream."""
-    start = _draw(spec.at, gen)
-    out = []
-    if spec.every is None:
-        return [(start, _draw(spec.duration, gen))]
-    last = min(spec.until if spec.until is not None else run_end, run_end)
-    t = start
-    while t < last:
-        out.append((t, _draw(spec.duration, gen)))
-        t += spec.every
-    return out
-
-
-def fault_process(
-    env, world, spec, gen, ledger, t_start: float, duration: float | None, index: int
-):
-    """Process: wait for one occurrence's start, inject it, and heal it at its end."""
-    yield env.timeout(max(0.0, t_start - env.now))
-    t = env.now
-    target = resolve_target(world, spec.target, gen)
-    if hasattr(spec, "resolved_target"):
-        target = spec.resolved_target(target, index)
-    heal = spec.inject(world, target, t, index)
-    end = None if duration is None else t + duration
-    rec = {
-        "kind": spec.kind,
-        "target": target,
-        "start_s": t,
-        "end_s": end,
-        "requested_target": spec.target,
-        "label": spec.label or spec.kind,
-    }
-    ledger.faults.append(rec)
-    world.active_faults[id(spec), index] = (rec, heal)
-    if spec.kind in ACTIONS:
-        ledger.note(t, "operator", f"{spec.label or spec.kind}: {target}")
-    else:
-        lasting = (
-            ""
-            if end is not None
-            else " (until it ends itself)"
-            if spec.kind == "bad-deploy"
-            else " (permanent)"
-        )
-        ledger.note(t, "fault", f"{spec.label or spec.kind} on {target} starts{lasting}")
-    if duration is None or duration == INF:
-        return
-    yield env.timeout(duration)
-    if world.active_faults.pop((id(spec), index), None) is not None:
-        heal(env.now)
-        ledger.note(env.now, "fault", f"{spec.label or spec.kind} on {target} healed")

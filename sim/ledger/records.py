@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.ledger.history import History
+
 # request status codes (NEVER_SENT: drawn ahead for a producer that was down, or past a rate
 # change; such rows are dropped from the request table)
 PENDING, ACKED, FAILED_TIMEOUT, PRODUCER_DIED, NEVER_SENT = 0, 1, 2, 3, 4
@@ -223,9 +225,20 @@ class FileColumns:
         return df
 
 
+OPS_COLS = ("op", "service", "src", "dst", "src_zone", "dst_zone", "replicas", "count", "bytes")
+
+
 @dataclass
 class Ledger:
-    """Everything a run records, for the summary, the checks and later analysis."""
+    """Everything a run records, for the summary, the checks, the plots and the costs.
+
+    Besides the columnar tables: ``tallies`` (named counts: retries, fenced commits, conflicts,
+    failed lease operations ...), ``file_commit`` (when each file's metadata was applied),
+    ``leader`` and ``table_leader`` changes, ``faults`` (each fired fault, whole) and
+    ``effects`` (what each fault did to which component, from when to when), the components'
+    ``histories``, request counts and bytes (``put_tally`` per agent and bucket, ``ops`` for
+    the rest) and, at the end, the table's final ``metadata`` state.
+    """
 
     regions: list[str]
     bucket_regions: list[str]
@@ -234,8 +247,19 @@ class Ledger:
     files: FileColumns | None = None
     batch_rows: list[tuple] = field(default_factory=list)
     leader: list[tuple[float, str, int, str]] = field(default_factory=list)
+    table_leader: list[tuple[float, str]] = field(default_factory=list)
     faults: list[dict] = field(default_factory=list)
+    effects: list[dict] = field(default_factory=list)
     events: list[tuple[float, str, str]] = field(default_factory=list)
+    tallies: dict[str, int] = field(default_factory=dict)
+    file_commit: dict[int, float] = field(default_factory=dict)
+    histories: dict[str, History] = field(default_factory=dict)
+    ops: dict[tuple, list[int]] = field(default_factory=dict)
+    put_counts: list[list[int]] = field(default_factory=list)  # [agent][bucket] PUT requests
+    put_bytes: list[list[int]] = field(default_factory=list)  # [agent][bucket] bytes PUT
+    metadata: object = None  # the table's final state, set after the run (FinalMetadata)
+    n_files: int = 0
+    n_batches: int = 0
 
     BATCH_COLS = (
         "batch_id", "region", "epoch", "start_s", "applied_s", "first_offset", "n_files",
@@ -247,13 +271,57 @@ class Ledger:
             self.files = FileColumns(len(self.bucket_regions))
 
     # -- recording ----------------------------------------------------------------------------
+    def register(self, component) -> None:
+        """Keep a component's history under its name."""
+        self.histories[component.name] = component.history
+
+    def new_file_id(self) -> int:
+        """The id of the next flushed file."""
+        fid = self.n_files
+        self.n_files = fid + 1
+        return fid
+
+    def new_batch_id(self) -> int:
+        """The id of the next metadata batch."""
+        bid = self.n_batches
+        self.n_batches = bid + 1
+        return bid
+
+    def tally(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to a named count."""
+        self.tallies[name] = self.tallies.get(name, 0) + n
+
+    def put_tally(self) -> tuple[list[int], list[int]]:
+        """Per-bucket PUT request and byte counters for one more agent (updated in place)."""
+        self.put_counts.append([0] * len(self.bucket_regions))
+        self.put_bytes.append([0] * len(self.bucket_regions))
+        return self.put_counts[-1], self.put_bytes[-1]
+
+    def count_op(
+        self, op: str, service: str, src: str, dst: str, count: int = 1, nbytes: int = 0,
+        src_zone: str = "", dst_zone: str = "", replicas: int = 1,
+    ) -> None:  # fmt: skip
+        """Count requests (and their bytes) of one kind between two places."""
+        key = (op, service, src, dst, src_zone, dst_zone, replicas)
+        row = self.ops.get(key)
+        if row is None:
+            self.ops[key] = [count, nbytes]
+        else:
+            row[0] += count
+            row[1] += nbytes
+
     def add_attempts(self, req_ids: np.ndarray, arrive_s: np.ndarray, file_id: int) -> None:
         """Record that these requests (one attempt each) went into file ``file_id``."""
         self.attempts.add(req_ids, arrive_s, self.requests["attempts"][req_ids], file_id)
 
-    def add_batch(self, row: tuple) -> None:
-        """Append one metadata batch (a group commit applied by the table), in BATCH_COLS order."""
+    def add_batch(self, row: tuple, file_ids) -> None:
+        """Append one metadata batch (a group commit applied by the table), in BATCH_COLS order,
+        and the commit time of each file in it."""
         self.batch_rows.append(row)
+        fc = self.file_commit
+        t_apply = row[4]
+        for f in file_ids:
+            fc[f] = t_apply
 
     def note(self, t: float, kind: str, text: str) -> None:
         """A line of the run's event log (elections, handovers, failovers, fault actions)."""
@@ -307,3 +375,26 @@ class Ledger:
     def leader_frame(self) -> pd.DataFrame:
         """Lease changes: when, which region, epoch, and why."""
         return pd.DataFrame(self.leader, columns=["t_s", "region", "epoch", "cause"])
+
+    def ops_frame(self, agent_regions: list[str], storage: str) -> pd.DataFrame:
+        """Request counts and bytes, one row per (op, service, src, dst, zones, replicas):
+        the agents' PUTs (retries, late PUTs and replica copies included) folded in."""
+        rows = {k: list(v) for k, v in self.ops.items()}
+        for a, (counts, nbytes) in enumerate(zip(self.put_counts, self.put_bytes, strict=True)):
+            for j, dst in enumerate(self.bucket_regions):
+                if counts[j]:
+                    key = ("put", storage, agent_regions[a], dst, "", "", 1)
+                    row = rows.setdefault(key, [0, 0])
+                    row[0] += counts[j]
+                    row[1] += nbytes[j]
+        out = [k + tuple(v) for k, v in sorted(rows.items())]
+        return pd.DataFrame(out, columns=list(OPS_COLS))
+
+    def components_frame(self) -> pd.DataFrame:
+        """Every component's transitions: name, time, up (destroyed components: last row)."""
+        rows = []
+        for name in sorted(self.histories):
+            h = self.histories[name]
+            for t, up in zip(h.t[1:], h.up[1:], strict=True):
+                rows.append((name, t, up, t >= h.destroyed_at))
+        return pd.DataFrame(rows, columns=["component", "t_s", "up", "destroyed"])

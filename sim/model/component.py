@@ -1,42 +1,54 @@
-"""Regions, availability zones, and the component base class that faults act on.
+"""Regions, availability zones, and ``Component``: anything in the model that can fail.
 
-Every piece of the model that can fail (a bucket, a table replica, a control plane, an agent, a
-producer, a network link) is a ``Component``. Faults reach the model only through this small
-surface: ``take_down`` / ``bring_up`` (nested: a component is down while any fault holds it down),
-``destroy`` (permanent, its data gone), ``add_slowdown`` / ``remove_slowdown`` and
+Every piece of the model that can fail (a bucket, a table replica, the table's leader role, a
+replication stream, a control plane, an agent, a producer, a consumer, a network link) is a
+``Component``. Its state changes only through the mechanism below, which the fault surface
+(:mod:`sim.faults.surface`, implemented by :class:`sim.run.world.World`) drives and nothing
+else does: ``take_down`` / ``bring_up`` (nested holds: a component is down while any hold is
+left), ``destroy`` (permanent, its data gone), ``add_slowdown`` / ``remove_slowdown`` and
 ``add_error_rate`` / ``remove_error_rate``. Model code never names a fault: it asks ``is_up``,
-``up_throughout(t0, t1)``, ``slowdown`` and ``error_rate``, as a real service only sees timeouts and
-errors. Each component keeps the full history of its up/down transitions, so checks after the run
-can ask what was up when.
+``up_throughout(t0, t1)``, ``slowdown`` and ``error_rate``, as a real service only sees
+timeouts, latency and errors.
+
+Each component writes its transitions into a :class:`sim.ledger.history.History` that the
+ledger keeps, so the checks after the run read what was up when from the ledger alone.
+Observers (``watch``) are told of every change: the network uses that to keep a fast path
+while no link has ever changed, the producers' retry routing to learn that a producer went down.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sim.core.latency import NO_SLOWDOWN, Slowdown
+from sim.ledger.history import History
 
 INF = math.inf
 
 
 class Component:
-    """A named thing that can be down, destroyed, slow or erroring; keeps its up/down history."""
+    """A named thing that can be down, destroyed, slow or erroring; keeps its history."""
+
+    part: str | None = None  # the fault surface's name for this part of the system
+    logical = False  # a role rather than a machine: a region-wide outage does not select it
+    holds_data = False  # destroyed with its region's data (buckets, table replicas)
 
     def __init__(self, name: str, region: str, zone: str | None = None):
         self.name = name
         self.region = region
         self.zone = zone
+        self.history = History()
+        self._hist_up = self.history.up  # the same list: ``is_up`` is on the hot path
         self._down_holds = 0
-        self._hist_t: list[float] = [0.0]
-        self._hist_up: list[bool] = [True]
-        self.destroyed_at = INF
         self._slowdowns: list[Slowdown] = []
         self._slow = NO_SLOWDOWN
-        self.slow_history: list[tuple[float, Slowdown]] = []
         self._error_rates: list[float] = []
         self._error_rate = 0.0
+        self.ever_changed = False  # any transition, slow-down or error rate, ever
+        self.nominal = True  # no slow-down and no error rate in force now
+        self._watchers: list[Callable[[Component], None]] = []
 
     # -- what the model sees -------------------------------------------------------------------
     @property
@@ -45,9 +57,14 @@ class Component:
         return self._hist_up[-1]
 
     @property
+    def destroyed_at(self) -> float:
+        """When the component and its data were destroyed (INF: never)."""
+        return self.history.destroyed_at
+
+    @property
     def destroyed(self) -> bool:
         """Whether the component and its data are gone for good."""
-        return self.destroyed_at < INF
+        return self.history.destroyed_at < INF
 
     @property
     def slowdown(self) -> Slowdown | None:
@@ -59,62 +76,58 @@ class Component:
         """Fraction of requests that fail now."""
         return self._error_rate
 
+    @property
+    def since(self) -> float:
+        """When the component last went up or down."""
+        return self.history.since
+
     def up_at(self, t: float) -> bool:
         """Whether the component was up at time ``t`` (history query)."""
-        if len(self._hist_t) == 1:
-            return True
-        i = bisect.bisect_right(self._hist_t, t) - 1
-        return self._hist_up[max(i, 0)]
+        return self.history.up_at(t)
 
     def up_throughout(self, t0: float, t1: float) -> bool:
         """Whether the component was up for the whole of [t0, t1]."""
-        ht = self._hist_t
-        if len(ht) == 1:
-            return True
-        i = bisect.bisect_right(ht, t0) - 1
-        if not self._hist_up[max(i, 0)]:
-            return False
-        return bisect.bisect_right(ht, t1) - 1 == max(i, 0)
+        return self.history.up_throughout(t0, t1)
 
     def first_down_after(self, t0: float) -> float:
         """The first time at or after ``t0`` when the component is down (INF if never)."""
-        if not self.up_at(t0):
-            return t0
-        ht, hu = self._hist_t, self._hist_up
-        for j in range(bisect.bisect_right(ht, t0), len(ht)):
-            if not hu[j]:
-                return ht[j]
-        return INF
+        return self.history.first_down_after(t0)
 
     def next_up_after(self, t0: float) -> float:
         """The first time at or after ``t0`` when the component is up (INF if never again)."""
-        if self.up_at(t0):
-            return t0
-        ht, hu = self._hist_t, self._hist_up
-        for j in range(bisect.bisect_right(ht, t0), len(ht)):
-            if hu[j]:
-                return ht[j]
-        return INF
+        return self.history.next_up_after(t0)
 
     def down_intervals(self, end: float) -> list[tuple[float, float]]:
         """The intervals in which the component was down, clipped at ``end``."""
-        out: list[tuple[float, float]] = []
-        start = None
-        for t, up in zip(self._hist_t, self._hist_up, strict=True):
-            if not up and start is None:
-                start = t
-            elif up and start is not None:
-                out.append((start, t))
-                start = None
-        if start is not None:
-            out.append((start, end))
-        return out
+        return self.history.down_intervals(end)
 
-    # -- the fault surface ---------------------------------------------------------------------
+    def up_mask(self, times):
+        """Vectorised ``up_at`` over a numpy array of times."""
+        return self.history.up_mask(times)
+
+    def up_throughout_mask(self, t0, t1):
+        """Vectorised ``up_throughout`` over numpy arrays of interval starts and ends."""
+        return self.history.up_throughout_mask(t0, t1)
+
+    def slowdown_at(self, t: float) -> Slowdown | None:
+        """The slow-down that was in force at time ``t`` (history query)."""
+        s = self.history.slowdown_at(t)
+        return None if s is None or s is NO_SLOWDOWN else s
+
+    def watch(self, fn: Callable[[Component], None]) -> None:
+        """Call ``fn(component)`` on every change of state, slow-down or error rate."""
+        self._watchers.append(fn)
+
+    # -- the mechanism the fault surface drives ------------------------------------------------
+    def _changed(self) -> None:
+        self.ever_changed = True
+        self.nominal = self._slow is NO_SLOWDOWN and not self._error_rates
+        for fn in self._watchers:
+            fn(self)
+
     def _set_state(self, t: float, up: bool) -> None:
-        if up != self._hist_up[-1]:
-            self._hist_t.append(t)
-            self._hist_up.append(up)
+        if self.history.set_state(t, up):
+            self._changed()
 
     def take_down(self, t: float) -> None:
         """Hold the component down (nested with other holds)."""
@@ -130,7 +143,7 @@ class Component:
     def destroy(self, t: float) -> None:
         """Destroy the component for good: down forever, its data gone."""
         if not self.destroyed:
-            self.destroyed_at = t
+            self.history.destroyed_at = t
         self._down_holds += 1
         self._set_state(t, False)
 
@@ -149,38 +162,8 @@ class Component:
         for x in self._slowdowns:
             s = s.combine(x)
         self._slow = s
-        self.slow_history.append((t, s))
-
-    def slowdown_at(self, t: float) -> Slowdown | None:
-        """The slow-down that was in force at time ``t`` (history query)."""
-        h = self.slow_history
-        if not h:
-            return None
-        i = bisect.bisect_right([x[0] for x in h], t) - 1
-        if i < 0 or h[i][1] is NO_SLOWDOWN:
-            return None
-        return h[i][1]
-
-    def up_throughout_mask(self, t0, t1):
-        """Vectorised ``up_throughout`` over numpy arrays of interval starts and ends."""
-        import numpy as np
-
-        if len(self._hist_t) == 1:
-            return np.ones(len(t0), dtype=bool)
-        ht = np.asarray(self._hist_t)
-        hu = np.asarray(self._hist_up)
-        i0 = np.clip(np.searchsorted(ht, t0, side="right") - 1, 0, None)
-        i1 = np.clip(np.searchsorted(ht, t1, side="right") - 1, 0, None)
-        return hu[i0] & (i0 == i1)
-
-    def up_mask(self, times):
-        """Vectorised ``up_at`` over a numpy array of times."""
-        import numpy as np
-
-        ht = np.asarray(self._hist_t)
-        hu = np.asarray(self._hist_up)
-        idx = np.searchsorted(ht, times, side="right") - 1
-        return hu[np.clip(idx, 0, None)]
+        self.history.slow.append((t, s))
+        self._changed()
 
     def add_error_rate(self, rate: float) -> None:
         """Make a further fraction of requests fail."""
@@ -197,6 +180,7 @@ class Component:
         for r in self._error_rates:
             ok *= 1.0 - r
         self._error_rate = 1.0 - ok
+        self._changed()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {'up' if self.is_up else 'down'}>"

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sim.core.events import deliver
 from sim.core.latency import LogNormal
 from sim.core.rng import Block
 from sim.ledger import Ledger
@@ -70,6 +71,8 @@ class CommitResult:
 class ControlPlane(Component):
     """The control plane of one region."""
 
+    part = "control-plane"
+
     def __init__(
         self,
         env,
@@ -80,7 +83,6 @@ class ControlPlane(Component):
         ledger: Ledger,
         block: Block,
         cfg,
-        counters: dict,
     ):
         super().__init__(f"control-plane:{region}", region)
         self.env = env
@@ -92,7 +94,6 @@ class ControlPlane(Component):
         self.cfg = cfg
         self.service = LogNormal.from_percentiles(cfg.service_p50_ms, cfg.service_p99_ms)
         self.capacity = cfg.instances * cfg.concurrency
-        self.counters = counters
         self.clock_offset = 0.0  # local clock = true time + offset (clock faults set it)
         self.clock_drift = 0.0  # seconds of offset gained per second
         self._drift_from = 0.0
@@ -104,8 +105,8 @@ class ControlPlane(Component):
         self._better_since: float | None = None
         self.queue: list[CommitRequest] = []
         self._busy = False  # a group-commit table write is in flight
-        self.on_commit = None  # set by the runner: callback(batch info)
         self.preference: str = cfg.preference
+        self._capacity_factors: list[float] = []
         self.capacity_factor = 1.0  # share of instances alive (a zone outage lowers it)
         self.error_ewma = 0.0
         self._last_obs = 0.0
@@ -123,6 +124,22 @@ class ControlPlane(Component):
         self.clock_offset = offset
         self.clock_drift = drift
         self._drift_from = t
+
+    def add_capacity_factor(self, f: float) -> None:
+        """Only a fraction ``f`` of the instances is left (nested with other reductions)."""
+        self._capacity_factors.append(f)
+        self._recompute_capacity()
+
+    def remove_capacity_factor(self, f: float) -> None:
+        """Lift a capacity reduction put in force earlier."""
+        self._capacity_factors.remove(f)
+        self._recompute_capacity()
+
+    def _recompute_capacity(self) -> None:
+        c = 1.0
+        for f in self._capacity_factors:
+            c *= f
+        self.capacity_factor = c
 
     def leads(self, now: float) -> bool:
         """Whether this control plane believes it holds the lease now."""
@@ -220,6 +237,7 @@ class ControlPlane(Component):
                 continue
             t0 = env.now
             plan = table.plan_write(self.region)
+            self._count_writes(plan, 1)
             if plan is None:
                 yield env.timeout(table.op_timeout)
                 self._renew_failed(None)
@@ -241,6 +259,14 @@ class ControlPlane(Component):
             self._lease_step(t0, now)
             yield env.timeout(max(0.0, cfg.renew_interval - plan.latency))
 
+    def _count_writes(self, plan, n: int) -> None:
+        """Record ``n`` table writes from this region (to the region that took part first)."""
+        table = self.table
+        dst = plan.participants[-1] if plan is not None else table.leader_region
+        self.ledger.count_op(
+            "table_write", table.kind, self.region, dst, n, replicas=table.data_replicas
+        )
+
     def _renew_failed(self, error_latency: float | None) -> None:
         """A lease operation failed: keep believing only until the last lease runs out.
 
@@ -248,7 +274,7 @@ class ControlPlane(Component):
         (``error_latency``); one that could not reach its quorum at all is a hard failure, seen
         by every region alike, and left to the lease.
         """
-        self.counters["lease_op_failures"] = self.counters.get("lease_op_failures", 0) + 1
+        self.ledger.tally("lease_op_failures")
         if self.is_up and error_latency is not None:
             latency = error_latency
             self._observe(latency, error=True)
@@ -370,11 +396,8 @@ class ControlPlane(Component):
         env = self.env
         now = env.now
         for r in reqs:
-            ev = r.event
-            ev._ok = True
-            ev._value = res
             delay = max(0.0, r.give_up_at - now) if res.outcome == "lost" else r.reply_delay
-            env.schedule(ev, delay=delay)
+            deliver(env, r.event, res, delay)
 
     def _kick(self) -> None:
         """Group commit: start the next table write if none is in flight.
@@ -403,6 +426,7 @@ class ControlPlane(Component):
             if p is None:
                 break
             plans.append(p)
+        self._count_writes(plans[-1] if plans else None, max(len(plans), 1))
         self._busy = True
         if len(plans) < cfg.ops_per_commit:
             ev = env.timeout(table.op_timeout)
@@ -432,27 +456,28 @@ class ControlPlane(Component):
                 self._answer(reqs, CommitResult("unavailable"))
                 return
             self._observe(lat / cfg.ops_per_commit)
-            batch_id = self.counters["batches"]
-            self.counters["batches"] = batch_id + 1
+            batch_id = self.ledger.new_batch_id()
             outcome, first, applied = table.commit(
                 self.region, t0, now, epoch, batch_id,
                 [r.file_id for r in reqs], [r.n_records for r in reqs],
             )  # fmt: skip
             if outcome == "ok":
                 holders = sorted(set(plans[-1].participants))
-                self.on_commit(
-                    batch_id, self.region, -1 if epoch is None else epoch, t0, now, first,
-                    [r.file_id for r, a in zip(reqs, applied, strict=True) if a],
-                    sum(r.n_records for r, a in zip(reqs, applied, strict=True) if a), holders,
+                files = [r.file_id for r, a in zip(reqs, applied, strict=True) if a]
+                n_records = sum(r.n_records for r, a in zip(reqs, applied, strict=True) if a)
+                self.ledger.add_batch(
+                    (batch_id, self.region, -1 if epoch is None else epoch, t0, now, first,
+                     len(files), n_records, ",".join(holders)),
+                    files,
                 )  # fmt: skip
             elif outcome == "conflict":
                 # replicated-write conflict: roll back and retry at once with what has queued
-                self.counters["conflicts"] = self.counters.get("conflicts", 0) + 1
+                self.ledger.tally("conflicts")
                 if self.up_throughout(t0, now):
                     self.queue[:0] = reqs
                     return
             elif outcome == "fenced":
-                self.counters["fenced"] = self.counters.get("fenced", 0) + 1
+                self.ledger.tally("fenced")
                 self._leader = False
             if not self.up_throughout(t0, now):
                 self._answer(reqs, CommitResult("lost"))

@@ -25,7 +25,6 @@ import math
 from functools import lru_cache
 from importlib import resources
 
-from sim.core.latency import Slowdown
 from sim.core.rng import Block
 from sim.model.component import Component
 
@@ -90,20 +89,34 @@ def base_rtt_ms(src: str, dst: str) -> float:
 
 
 class Link(Component):
-    """One direction of the path between two regions; partitions take it down."""
+    """One direction of the path between two regions: it can be cut (down) or degraded (a
+    slow-down and a packet-loss probability)."""
 
-    def __init__(self, src: str, dst: str, net: Network | None = None):
+    part = "link"
+
+    def __init__(self, src: str, dst: str):
         super().__init__(f"link:{src}->{dst}", src)
         self.src = src
         self.dst = dst
+        self._losses: list[float] = []
         self.loss = 0.0
-        self.net = net
 
-    def take_down(self, t: float) -> None:
-        """Cut this direction (and tell the network that some link has been cut)."""
-        if self.net is not None:
-            self.net.partitioned = True
-        super().take_down(t)
+    def add_loss(self, p: float) -> None:
+        """Lose a further fraction ``p`` of packets (independently of other losses)."""
+        self._losses.append(p)
+        self._recompute_loss()
+
+    def remove_loss(self, p: float) -> None:
+        """Lift a packet loss put in force earlier."""
+        self._losses.remove(p)
+        self._recompute_loss()
+
+    def _recompute_loss(self) -> None:
+        ok = 1.0
+        for p in self._losses:
+            ok *= 1.0 - p
+        self.loss = 1.0 - ok
+        self._changed()
 
 
 class Network:
@@ -114,9 +127,15 @@ class Network:
         self.block = block
         self.jitter_s = jitter_ms / 1000.0
         self.base_s = {(a, b): base_rtt_ms(a, b) / 1000.0 for a in regions for b in regions}
-        self.links = {(a, b): Link(a, b, self) for a in regions for b in regions if a != b}
-        self.degraded = False  # set once any link is degraded (slow path in rtt)
-        self.partitioned = False  # set once any link has been cut (slow path for callers)
+        self.links = {(a, b): Link(a, b) for a in regions for b in regions if a != b}
+        # True while no link has ever been cut, slowed or made lossy: callers may then skip
+        # the per-link checks (a cache, kept by watching the links; it names no fault)
+        self.pristine = True
+        for link in self.links.values():
+            link.watch(self._link_changed)
+
+    def _link_changed(self, _link: Link) -> None:
+        self.pristine = False
 
     def link(self, src: str, dst: str) -> Link:
         """The directed link from ``src`` to ``dst``."""
@@ -138,7 +157,7 @@ class Network:
         """One sampled RTT in seconds from ``a`` to ``b`` (b's regional endpoint when a == b)."""
         base = self.base_s[(a, b)]
         rtt = base - self.jitter_s * math.log1p(-self.block.uniform())
-        if self.degraded and a != b:
+        if not self.pristine and a != b:
             for link in (self.links[(a, b)], self.links[(b, a)]):
                 s = link.slowdown
                 if s is not None:
@@ -161,16 +180,3 @@ class Network:
     def zone_rtt(zone_a: str | None, zone_b: str | None) -> float:
         """RTT in seconds between two zones of one region."""
         return (SAME_ZONE_RTT_MS if zone_a == zone_b else CROSS_ZONE_RTT_MS) / 1000.0
-
-    def degrade(self, a: str, b: str, slowdown: Slowdown, loss: float, t: float) -> None:
-        """Degrade both directions between ``a`` and ``b`` from time ``t``."""
-        self.degraded = True
-        for link in (self.links[(a, b)], self.links[(b, a)]):
-            link.add_slowdown(slowdown, t)
-            link.loss = 1 - (1 - link.loss) * (1 - loss)
-
-    def restore(self, a: str, b: str, slowdown: Slowdown, loss: float, t: float) -> None:
-        """Undo, at time ``t``, a ``degrade`` of the same arguments."""
-        for link in (self.links[(a, b)], self.links[(b, a)]):
-            link.remove_slowdown(slowdown, t)
-            link.loss = 0.0 if loss >= 1 else 1 - (1 - link.loss) / (1 - loss)

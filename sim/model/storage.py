@@ -2,7 +2,8 @@
 
 A flushed file is written with parallel PUTs to ``n`` buckets (default one per region of the US
 triad) and counts as durable once ``k`` of them acknowledged (default 2 of 3). The quorum completes
-at the k-th fastest successful PUT (``quorum_time``). The slowest PUT keeps running; if it fails it
+at the k-th fastest successful PUT (``sim.model.quorum.quorum_time``, the one place the rule
+is written). The slowest PUT keeps running; if it fails it
 is repaired in the background once the bucket is back (``repair_delay``).
 
 Latency profiles (``PROFILES``), per request: a lognormal service time fitted to a median and a
@@ -63,6 +64,9 @@ PROFILES: dict[str, StorageProfile] = {
 class Bucket(Component):
     """One object-storage bucket in one region."""
 
+    part = "bucket"
+    holds_data = True
+
     def __init__(self, region: str, profile: StorageProfile, block: Block):
         super().__init__(f"bucket:{region}", region)
         self.profile = profile
@@ -84,12 +88,3 @@ class Bucket(Component):
         """Whether this request is answered with a 500/503 (drawn from the error rate)."""
         r = self.error_rate
         return r > 0.0 and self.block.uniform() < r
-
-
-def quorum_time(done_times: list[float], ok: list[bool], k: int) -> float:
-    """When a k-of-n write is durable: the k-th smallest completion among successful PUTs.
-
-    Returns ``inf`` when fewer than ``k`` PUTs succeed.
-    """
-    good = sorted(t for t, o in zip(done_times, ok, strict=True) if o)
-    return good[k - 1] if len(good) >= k else float("inf")

@@ -82,10 +82,36 @@ class TableState:
 class TableReplica(Component):
     """One region's replica (or endpoint) of the metadata table."""
 
+    part = "table-replica"
+    holds_data = True
+
     def __init__(self, region: str, voting: bool, witness: bool):
         super().__init__(f"table:{region}", region)
         self.voting = voting
         self.witness = witness
+
+
+class LeaderRole(Component):
+    """The table's internal leader role as held in one region (MRSC and Spanner): while it is
+    down the leader cannot coordinate writes, and after ``leader_failover`` the table elects a
+    leader in another region."""
+
+    part = "table-leader"
+    logical = True
+
+    def __init__(self, region: str):
+        super().__init__(f"table-leader:{region}", region)
+
+
+class ReplicationStream(Component):
+    """Eventually consistent kind: the asynchronous replication out of one region's replica.
+    While it is down, changes made there wait to be shipped (and ship when it comes back)."""
+
+    part = "table-replication"
+    logical = True
+
+    def __init__(self, region: str):
+        super().__init__(f"table-replication:{region}", region)
 
 
 class Plan:
@@ -136,14 +162,18 @@ class MetadataTable:
             r: TableReplica(r, voting=r in regions, witness=(r == witness)) for r in all_regions
         }
         self.strong = kind != "eventual"
+        # regions a write is applied to (what a replicated write is billed for): a witness
+        # holds no data
+        self.data_replicas = len([r for r in self.regions if r != witness])
         self._shared = TableState()
         self._views = {r: TableState() for r in regions} if not self.strong else {}
         self._pending: list[tuple[float, int, str, str, tuple]] = []
         self._seq = 0
+        self.leader_roles = {r: LeaderRole(r) for r in self.regions}
+        self.replication_out = {r: ReplicationStream(r) for r in self.regions}
         self.leader_changes: list[tuple[float, str]] = [(0.0, leader_region)]
+        self.on_leader_change = None  # set by the world: callback(t, region) into the ledger
         self.conflicts = 0
-        self.leader_lost_at: float | None = None  # the internal leader was lost (a fault)
-        self.paused_sources: set[str] = set()  # eventual kind: replication out of these paused
 
     # -- planning ------------------------------------------------------------------------------
     def _live(self, region: str, src: str) -> bool:
@@ -166,7 +196,7 @@ class MetadataTable:
         if not rep.is_up:
             return None
         kind = self.kind
-        if self.leader_lost_at is not None and kind in ("mrsc", "spanner"):
+        if kind in ("mrsc", "spanner") and not self.leader_roles[self.leader_region].is_up:
             return None
         if kind == "mrsc":
             if region not in self.regions:
@@ -251,7 +281,7 @@ class MetadataTable:
             src = args[0]
             if self.replicas[src].destroyed_at <= t:
                 continue  # the source's region was destroyed before the change left it
-            if src in self.paused_sources and now < INF:
+            if not self.replication_out[src].is_up and now < INF:
                 self._seq += 1
                 heapq.heappush(pend, (now + 1.0, self._seq, dst, item, args))
                 continue
@@ -351,18 +381,6 @@ class MetadataTable:
         return "ok", first, applied
 
     # -- the table's own leader ----------------------------------------------------------------
-    def lose_leader(self, t: float) -> None:
-        """The internal leader is lost (its replica stays up): writes stall until failover."""
-        if self.kind in ("mrsc", "spanner"):
-            self.leader_lost_at = t
-
-    def pause_replication(self, source: str, paused: bool) -> None:
-        """Eventual kind: hold (or release) replication out of ``source``."""
-        if paused:
-            self.paused_sources.add(source)
-        else:
-            self.paused_sources.discard(source)
-
     def watch_leader(self, env):
         """Process: elect a new internal leader when the leader's replica stays down too long."""
         if self.kind not in ("mrsc", "spanner"):
@@ -371,11 +389,12 @@ class MetadataTable:
         while True:
             yield env.timeout(1.0)
             rep = self.replicas[self.leader_region]
-            if rep.is_up and self.leader_lost_at is None and self._leader_has_quorum():
+            role = self.leader_roles[self.leader_region]
+            if rep.is_up and role.is_up and self._leader_has_quorum():
                 down_since = None
                 continue
             if down_since is None:
-                down_since = env.now if self.leader_lost_at is None else self.leader_lost_at
+                down_since = env.now if role.is_up else role.since
             if env.now - down_since >= self.leader_failover:
                 cands = [
                     r
@@ -383,16 +402,18 @@ class MetadataTable:
                     if r != self.leader_region
                     and r != self.witness
                     and self.replicas[r].is_up
+                    and self.leader_roles[r].is_up
                     and any(
                         o != r and self.replicas[o].is_up and self.net.path_ok(r, o)
                         for o in self.regions
                     )
                 ]
                 if cands:
-                    self.leader_lost_at = None
                     new = self.net.nearest(self.leader_region, cands)[0]
                     self.leader_region = new
                     self.leader_changes.append((env.now, new))
+                    if self.on_leader_change is not None:
+                        self.on_leader_change(env.now, new)
                     down_since = None
 
     def _leader_has_quorum(self) -> bool:
@@ -420,3 +441,27 @@ class MetadataTable:
                 if old is None or e.stamp > old.stamp:
                     merged[off] = e
         return merged
+
+    def final_state(self, end: float) -> FinalMetadata:
+        """What the checks after the run need to know of the table (kept in the ledger)."""
+        return FinalMetadata(
+            kind=self.kind,
+            strong=self.strong,
+            regions=list(self.regions),
+            replica_names={r: rep.name for r, rep in self.replicas.items()},
+            log=self.final_log(end),
+            local=self.local,
+        )
+
+
+@dataclass
+class FinalMetadata:
+    """The table's state at the end of a run: its kind, its replicas (histories are in the
+    ledger under ``replica_names``), and the metadata log the surviving replicas hold."""
+
+    kind: str
+    strong: bool
+    regions: list[str]
+    replica_names: dict[str, str]
+    log: dict[int, LogEntry]
+    local: LogNormal

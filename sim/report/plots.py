@@ -46,7 +46,6 @@ DPI = 130
 MAX_BINS = 7_200  # a longer run is binned coarser than one second
 FAULT_COLOURS = {"region-outage": "#d62728"}  # other kinds: FAULT_PALETTE in order of appearance
 FAULT_PALETTE = ("#9467bd", "#17becf", "#bcbd22", "#8c564b", "#e377c2", "#7f7f7f", "#aec7e8")
-ACTIONS = ("pin-preferred", "auto-preference")  # operator actions: instants, drawn as lines
 MAX_FAULT_LABELS = 8  # fault labels written on a time axis
 MAX_FAULT_LANES = 10  # lanes of the leader timeline's fault panel (the rest share one)
 UNAVAILABLE_COLOUR = "#ff7f0e"
@@ -232,22 +231,22 @@ def fault_colours(faults: list[dict]) -> dict[str, str]:
     return out
 
 
-def fault_label(f: dict, destroyed: list[str] | tuple = (), target: bool = True) -> str:
-    """``region-outage us-east-1 (permanent, data destroyed)`` and the like.
+def is_instant(f: dict) -> bool:
+    """Whether a fault record is drawn as an instant (an operator action), from faults.json."""
+    return f.get("drawn_as") == "instant" or bool(f.get("action"))
 
-    "data destroyed" is inferred: a permanent region outage of a region that topology.json lists
-    as destroyed (or a fault recorded with ``data: destroyed``).
-    """
+
+def fault_label(f: dict, destroyed: list[str] | tuple = (), target: bool = True) -> str:
+    """``region-outage us-east-1 (permanent, data destroyed)`` and the like, from the fault's
+    record in faults.json (``action``, ``permanent``, ``destroys_data``)."""
     name = f.get("label") or f["kind"]
-    if f["kind"] in ACTIONS:
+    if is_instant(f):
         extra = "action"
-    elif f.get("end_s") is None:
+    elif f.get("permanent") or f.get("end_s") is None:
         extra = "permanent"
     else:
         extra = f"{f['end_s'] - f['start_s']:,.0f} s"
-    if f.get("data") == "destroyed" or (
-        f["kind"] == "region-outage" and f.get("target") in destroyed and f.get("end_s") is None
-    ):
+    if f.get("destroys_data"):
         extra += ", data destroyed"
     return f"{name} {f['target']} ({extra})" if target else f"{name} ({extra})"
 
@@ -273,7 +272,7 @@ def shade_faults(ax, faults: list[dict], t_end: float, label: bool = True, destr
     for f in faults:
         colour = colours[f["kind"]]
         start, end = float(f["start_s"]), _fault_end(f, t_end)
-        instant = f["kind"] in ACTIONS or end <= start
+        instant = is_instant(f) or end <= start
         kinds[f["kind"]] = instant
         if instant:
             ax.axvline(start, color=colour, lw=1.3, ls="-.", zorder=1)
@@ -698,7 +697,7 @@ def plot_leader_timeline(run: _Run, out: Path, fmt: str) -> str:
             for f in fs:
                 colour = colours[f["kind"]]
                 start, end = float(f["start_s"]), _fault_end(f, run.duration)
-                if f["kind"] in ACTIONS or end <= start:
+                if is_instant(f) or end <= start:
                     axf.plot(start, i, marker="D", ms=7, color=colour, ls="")
                     continue
                 axf.broken_barh([(start, end - start)], (i - 0.35, 0.7), facecolors=colour,
@@ -714,7 +713,7 @@ def plot_leader_timeline(run: _Run, out: Path, fmt: str) -> str:
                         [(start, end - start)], (rows.index(row) - 0.45, 0.9),
                         facecolors="none", edgecolors=colour, hatch="///", lw=0.8,
                     )  # fmt: skip
-            if kind in ACTIONS:
+            if any(is_instant(f) for f in fs):
                 for f in fs:
                     ax.axvline(float(f["start_s"]), color=colours[kind], lw=1.2, ls="-.", zorder=3)
         axf.set_yticks(range(len(lanes)), names)
@@ -722,7 +721,7 @@ def plot_leader_timeline(run: _Run, out: Path, fmt: str) -> str:
         axf.set_title("faults (◆ an operator action; permanent ones run to the end)",
                       fontsize=9.5, color="0.35", loc="left")  # fmt: skip
         axf.grid(True, axis="x", alpha=0.3)
-        if any(f["kind"] not in ACTIONS for f in run.faults):
+        if any(not is_instant(f) for f in run.faults):
             handles.append(Patch(facecolor="none", edgecolor="0.3", hatch="///",
                                  label="a fault on the region (from the lanes above)"))  # fmt: skip
     _lease_rows(ax, run.leader_segs, rows, run.colours, run.duration, epochs=True)

@@ -8,8 +8,13 @@ Layout of ``<out>/<scenario>/<run-id>/``:
 - ``requests.parquet``, ``attempts.parquet``, ``files.parquet``, ``batches.parquet``,
   ``receipts.parquet``: the per-request, per-attempt, per-file, per-metadata-batch and
   per-consumer-receipt tables behind the summary.
+- ``ops.parquet``: request counts and bytes by operation, service and place (PUTs with retries,
+  late PUTs, replica copies and repairs; GETs; table writes) for costs;
+  ``components.parquet``: every component's up/down transitions; ``effects.parquet``: what each
+  fault did to which component, from when to when.
 - ``leader.csv``, ``faults.json``, ``events.csv``, ``topology.json``: the leader timeline (with
-  epochs), the faults as they fired, the run's event log, and the topology with its RTT matrix.
+  epochs), each fault as it fired (kind, resolved target, every parameter, drawn values, label,
+  start and end), the run's event log, and the topology with its RTT matrix.
 - ``plots/``: the figures (``sim.report.plots``), rendered from the files above only.
 
 The folder is written under a hidden temporary name and renamed at the end. A failed run leaves
@@ -33,7 +38,7 @@ import pandas as pd
 if TYPE_CHECKING:  # reading a run folder (plots, reports) must not import the model
     from sim.run.runner import RunResult
 
-TABLES = ("requests", "attempts", "files", "batches", "receipts")
+TABLES = ("requests", "attempts", "files", "batches", "receipts", "ops", "components", "effects")
 VERSIONED = ("simpy", "numpy", "pandas", "pyarrow", "matplotlib", "networkx", "pydantic", "PyYAML")
 
 
@@ -77,7 +82,7 @@ def write_tables(res: RunResult, folder: Path) -> None:
         df: pd.DataFrame = getattr(res, name)
         df.to_parquet(folder / f"{name}.parquet", index=False)
     res.leader.to_csv(folder / "leader.csv", index=False)
-    (folder / "faults.json").write_text(json.dumps(res.summary["faults"], indent=2) + "\n")
+    (folder / "faults.json").write_text(json.dumps(res.faults, indent=2, allow_nan=False) + "\n")
     (folder / "topology.json").write_text(json.dumps(res.topology, indent=2) + "\n")
     res.events.to_csv(folder / "events.csv", index=False)
 

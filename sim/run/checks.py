@@ -1,6 +1,7 @@
 """Checks after the run: what survived, acknowledged records lost, duplicates, stalls, latency.
 
-Everything here reads the ledger and the components' histories; nothing runs the model. The
+Everything here reads the ledger (its tables, the components' histories kept in it, and the
+table's final state); nothing here imports or runs the model. The
 durability check is deliberately independent of how the model decided to acknowledge: it
 recomputes, from PUT outcomes, bucket histories and the table's final log, whether each
 acknowledged request is still readable once every surviving component has recovered.
@@ -22,37 +23,49 @@ import numpy as np
 import pandas as pd
 
 from sim.ledger import ACKED, PUT_NOT_SENT, PUT_OK, PUT_PREDICTED, PUT_REPLICA
-from sim.model.component import INF
+
+INF = np.inf
 
 
-def file_copies(files: pd.DataFrame, buckets: list, net, repair_delay: float) -> np.ndarray:
+def _bucket(ledger, region: str):
+    return ledger.histories[f"bucket:{region}"]
+
+
+def _link(ledger, a: str, b: str):
+    return ledger.histories[f"link:{a}->{b}"]
+
+
+def file_copies(files: pd.DataFrame, ledger, repair_delay: float) -> np.ndarray:
     """When each file landed in each bucket (files x buckets, inf if never)."""
+    regions = ledger.bucket_regions
+    buckets = [_bucket(ledger, r) for r in regions]
     n, nb = len(files), len(buckets)
     copy = np.full((n, nb), INF)
     if n == 0:
         return copy
     src = np.asarray(files["region"].astype(str))
     for j, b in enumerate(buckets):
-        st = files[f"put_state[{b.region}]"].to_numpy()
-        s = files[f"put_start_s[{b.region}]"].to_numpy()
-        e = files[f"put_end_s[{b.region}]"].to_numpy()
+        br = regions[j]
+        st = files[f"put_state[{br}]"].to_numpy()
+        s = files[f"put_start_s[{br}]"].to_numpy()
+        e = files[f"put_end_s[{br}]"].to_numpy()
         copy[st == PUT_OK, j] = e[st == PUT_OK]
         pred = np.where(st == PUT_PREDICTED)[0]
         if len(pred):
             ok = b.up_throughout_mask(s[pred], e[pred])
             for r in np.unique(src[pred]):
-                if r == b.region:
+                if r == br:
                     continue
                 m = src[pred] == r
-                ok[m] &= net.link(r, b.region).up_throughout_mask(s[pred][m], e[pred][m])
-                ok[m] &= net.link(b.region, r).up_throughout_mask(s[pred][m], e[pred][m])
+                ok[m] &= _link(ledger, r, br).up_throughout_mask(s[pred][m], e[pred][m])
+                ok[m] &= _link(ledger, br, r).up_throughout_mask(s[pred][m], e[pred][m])
             copy[pred[ok], j] = e[pred[ok]]
     destroyed = np.array([b.destroyed_at for b in buckets])
     # asynchronous replication: a copy lands only if its source bucket still exists by then
     src_alive_until = np.where(np.isfinite(copy), destroyed[None, :], -INF).max(axis=1)
     for j, b in enumerate(buckets):
-        st = files[f"put_state[{b.region}]"].to_numpy()
-        e = files[f"put_end_s[{b.region}]"].to_numpy()
+        st = files[f"put_state[{regions[j]}]"].to_numpy()
+        e = files[f"put_end_s[{regions[j]}]"].to_numpy()
         rep = np.where(st == PUT_REPLICA)[0]
         if len(rep):
             ok = (src_alive_until[rep] > e[rep]) & (b.destroyed_at > e[rep])
@@ -60,7 +73,7 @@ def file_copies(files: pd.DataFrame, buckets: list, net, repair_delay: float) ->
     # background repair of missing copies, from a holder that still exists at repair time
     first = copy.min(axis=1)
     for j, b in enumerate(buckets):
-        st = files[f"put_state[{b.region}]"].to_numpy()
+        st = files[f"put_state[{regions[j]}]"].to_numpy()
         cand = np.where(
             ~np.isfinite(copy[:, j])
             & np.isfinite(first)
@@ -77,9 +90,23 @@ def file_copies(files: pd.DataFrame, buckets: list, net, repair_delay: float) ->
     return copy
 
 
-def data_survives(copy: np.ndarray, buckets: list) -> np.ndarray:
+def repairs(files: pd.DataFrame, copy: np.ndarray, ledger) -> np.ndarray:
+    """Per bucket: how many copies the background repair made (PUTs, counted for the cost)."""
+    out = np.zeros(len(ledger.bucket_regions), dtype=np.int64)
+    for j, r in enumerate(ledger.bucket_regions):
+        if len(files) == 0:
+            continue
+        st = files[f"put_state[{r}]"].to_numpy()
+        e = files[f"put_end_s[{r}]"].to_numpy()
+        landed = np.isfinite(copy[:, j])
+        by_put = ((st == PUT_OK) | (st == PUT_PREDICTED) | (st == PUT_REPLICA)) & (copy[:, j] == e)
+        out[j] = int((landed & ~by_put).sum())
+    return out
+
+
+def data_survives(copy: np.ndarray, ledger) -> np.ndarray:
     """Per file: does a bucket that is not destroyed hold it once everything recovered?"""
-    destroyed = np.array([b.destroyed_at for b in buckets])
+    destroyed = np.array([_bucket(ledger, r).destroyed_at for r in ledger.bucket_regions])
     return (
         ((copy < destroyed) & np.isfinite(copy) & ~np.isfinite(destroyed)).any(axis=1)
         if len(copy)
@@ -87,13 +114,13 @@ def data_survives(copy: np.ndarray, buckets: list) -> np.ndarray:
     )
 
 
-def batch_survives(table, holders: set[str], t: float) -> bool:
+def batch_survives(meta, ledger, holders: set[str], t: float) -> bool:
     """Strong kinds: is a batch applied at ``t`` by the quorum ``holders`` still held somewhere?"""
-    reps = table.replicas
+    reps = {r: ledger.histories[name] for r, name in meta.replica_names.items()}
     if any(reps[h].destroyed_at == INF for h in holders):
         return True
     last_holder = max(reps[h].destroyed_at for h in holders)
-    for r in table.regions:
+    for r in meta.regions:
         rep = reps[r]
         if r in holders or rep.destroyed_at < INF:
             continue
@@ -103,15 +130,16 @@ def batch_survives(table, holders: set[str], t: float) -> bool:
     return False
 
 
-def metadata_survivors(table, batches: pd.DataFrame, end: float) -> set[int]:
+def metadata_survivors(ledger, batches: pd.DataFrame) -> set[int]:
     """Ids of the committed files whose metadata the surviving replicas still reference."""
-    final = table.final_log(end)
+    meta = ledger.metadata
+    final = meta.log
     files: set[int] = set()
-    if not table.strong:
+    if not meta.strong:
         for e in final.values():
             files.update(e.file_ids)
         return files
-    if not any(rep.destroyed for rep in table.replicas.values()):
+    if not any(ledger.histories[n].destroyed_at < INF for n in meta.replica_names.values()):
         for e in final.values():
             files.update(e.file_ids)
         return files
@@ -123,7 +151,7 @@ def metadata_survivors(table, batches: pd.DataFrame, end: float) -> set[int]:
             info[int(b)] = (float(t), set(h.split(",")))
     for e in final.values():
         t, holders = info[e.batch_id]
-        if batch_survives(table, holders, t):
+        if batch_survives(meta, ledger, holders, t):
             files.update(e.file_ids)
     return files
 

@@ -1,6 +1,6 @@
-"""Kafka clients: producers that linger, time out and retry; consumers that read committed files.
+"""Kafka producers: they linger, time out and retry; and the routing of their retries.
 
-**Producers.** A producer groups records for ``linger`` into one produce request (Kafka's
+A producer groups records for ``linger`` into one produce request (Kafka's
 ``linger.ms``): a request is sent ``linger`` after the first record of an empty batch, so the gap
 between sends is an exponential wait for the first record plus the linger, and a request carries
 ``1 + Poisson(rate * linger)`` records. Requests are generated lazily in vectorised chunks from the
@@ -9,19 +9,13 @@ that fails, or has no answer after ``request_timeout`` (Kafka default 30 s), is 
 exponential backoff (``retry.backoff.ms`` 100 ms up to ``retry.backoff.max.ms`` 1 s, Kafka 3.7,
 KIP-580) until ``delivery_timeout`` (Kafka default 120 s) from its first send runs out. Kafka's
 in-flight limit is not modelled (estimate: agents answer in well under a linger's multiple).
-
-**Consumers.** One per region by default. A consumer learns of a committed file when its agent
-next polls the control plane (every ``poll_interval``, uniformly out of phase: 400 ms, an
-estimate calibrated against the published end-to-end latency) plus one metadata read, then GETs it
-from the nearest bucket that holds it. Receipts are computed after the run, vectorised, from the
-commit times and the buckets' histories: no event per file.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim.ledger import NEVER_SENT, RequestColumns
+from sim.ledger import FAILED_TIMEOUT, NEVER_SENT, PENDING, PRODUCER_DIED, RequestColumns
 from sim.model.component import Component
 
 CHUNK_S = 2.0  # seconds of requests generated (and registered) at a time
@@ -31,6 +25,8 @@ _NO_TIMES = np.empty(0)
 
 class Producer(Component):
     """A Kafka producer in one zone, sending to the agent of its zone."""
+
+    part = "producer"
 
     def __init__(
         self,
@@ -48,6 +44,7 @@ class Producer(Component):
         self.requests = requests
         self.rate = cfg.records_per_s
         self.rate_multiplier = 1.0
+        self._rate_factors: list[float] = []
         self._t = np.empty(0)
         self._ids = np.empty(0, dtype=np.int64)
         self._gen_until = 0.0
@@ -56,6 +53,22 @@ class Producer(Component):
         self.home_agent = None
         self.agent = None
         self.switch_at = np.inf
+
+    def add_rate_factor(self, t: float, f: float) -> None:
+        """From time ``t`` on, send ``f`` times more (nested with other factors)."""
+        self._rate_factors.append(f)
+        self._apply_rate_factors(t)
+
+    def remove_rate_factor(self, t: float, f: float) -> None:
+        """From time ``t`` on, lift a rate factor put in force earlier."""
+        self._rate_factors.remove(f)
+        self._apply_rate_factors(t)
+
+    def _apply_rate_factors(self, t: float) -> None:
+        m = 1.0
+        for f in self._rate_factors:
+            m *= f
+        self.set_rate_multiplier(t, m)
 
     def set_rate_multiplier(self, t: float, mult: float) -> None:
         """From time ``t`` on, send ``mult`` times the configured record rate."""
@@ -103,7 +116,7 @@ class Producer(Component):
             return _NO_IDS, _NO_TIMES
         times, ids = self._t[:k], self._ids[:k]
         self._t, self._ids = self._t[k:], self._ids[k:]
-        if len(self._hist_t) > 1:
+        if self.history.changed:
             up = self.up_mask(times)
             if not up.all():
                 self.requests["status"][ids[~up]] = NEVER_SENT
@@ -121,26 +134,71 @@ def backoff(cfg, attempts: np.ndarray, u: np.ndarray) -> np.ndarray:
     return base * (0.8 + 0.4 * u)
 
 
-class Consumer(Component):
-    """A consumer in one zone; it may move between regions (its region history is kept)."""
+class RetryRouter:
+    """Where producers' retries go: their agent if it is up, else the nearest live one."""
 
-    def __init__(self, name: str, region: str, zone: str):
-        super().__init__(name, region, zone)
-        self._moves_t: list[float] = [0.0]
-        self._moves_r: list[str] = [region]
+    def __init__(self, env, cfg, agents: list, producers: list[Producer], net, ledger, gen):
+        self.env = env
+        self.cfg = cfg
+        self.agents = agents
+        self.producers = producers
+        self.net = net
+        self.ledger = ledger
+        self.gen = gen
+        # set once any agent or producer has changed state: until then no producer can have
+        # left its agent or died, and the agents skip those checks (a cache; it names no fault)
+        self.clients_disturbed = False
+        for c in list(agents) + list(producers):
+            c.watch(self._disturbed)
 
-    def move(self, t: float, region: str) -> None:
-        """From time ``t`` on, the consumer reads from ``region``."""
-        self._moves_t.append(t)
-        self._moves_r.append(region)
-        self.region = region
+    def _disturbed(self, _component) -> None:
+        self.clients_disturbed = True
 
-    def current_region(self, t: float) -> str:
-        """The region the consumer was in at time ``t``."""
-        i = int(np.searchsorted(self._moves_t, t, side="right")) - 1
-        return self._moves_r[max(i, 0)]
+    def fallback_agent(self, p: Producer):
+        """The live agent a producer turns to: same zone, then same region, then nearest region."""
 
-    def region_segments(self, end: float) -> list[tuple[float, float, str]]:
-        """(start, end, region) of each stay."""
-        ts = self._moves_t + [max(end, self._moves_t[-1]) + 1e9]
-        return [(ts[i], ts[i + 1], self._moves_r[i]) for i in range(len(self._moves_r))]
+        def key(a):
+            return (
+                a.region != p.region,
+                a.zone != p.zone,
+                self.net.base_s[(p.region, a.region)],
+                a.idx,
+            )
+
+        live = [a for a in self.agents if a.is_up]
+        return min(live, key=key) if live else p.home_agent
+
+    def retry(self, ids: np.ndarray, t_err: np.ndarray) -> None:
+        """The producers of ``ids`` learned at ``t_err`` that their attempt failed: retry or give up."""
+        if len(ids) == 0:
+            return
+        req = self.ledger.requests
+        keep = req["status"][ids] == PENDING
+        ids, t_err = ids[keep], t_err[keep]
+        if len(ids) == 0:
+            return
+        prods = req["producer"][ids]
+        for pi in np.unique(prods):
+            sel = prods == pi
+            p = self.producers[pi]
+            pids, pt = ids[sel], t_err[sel]
+            if not p.is_up:
+                req["status"][pids] = PRODUCER_DIED
+                req["end_s"][pids] = np.maximum(
+                    req["send_s"][pids], p.first_down_after(float(req["send_s"][pids].min()))
+                )
+                continue
+            att = req["attempts"][pids]
+            t_retry = pt + backoff(self.cfg, att.astype(np.float64), self.gen.random(len(pids)))
+            deadline = req["send_s"][pids] + self.cfg.delivery_timeout
+            late = t_retry >= deadline
+            if late.any():
+                req["status"][pids[late]] = FAILED_TIMEOUT
+                req["end_s"][pids[late]] = deadline[late]
+            go = ~late
+            if not go.any():
+                continue
+            target = p.agent if p.agent is not None and p.agent.is_up else self.fallback_agent(p)
+            self.ledger.tally("retries", int(go.sum()))
+            req["attempts"][pids[go]] += 1
+            target.retry_in.append((t_retry[go], pids[go]))

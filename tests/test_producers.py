@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from sim.ledger import RequestColumns
-from sim.model.clients import Consumer, Producer, backoff
+from sim.model.consumers import Consumer
+from sim.model.producers import Producer, backoff
 from sim.scenario import WorkloadConfig
 
 
