@@ -72,7 +72,7 @@ def _to_nines(iv: dict, scale: float) -> dict:
     }
 
 
-def summarise(comp: Composition, records_per_s: float | None = None) -> dict:
+def summarise(comp: Composition) -> dict:
     """The per-design block of availability.json (figures per 30-day month unless named)."""
     draws = comp.draws
     field = {k: [d.values[k] for d in draws] for k in FIELDS}
@@ -96,7 +96,6 @@ def summarise(comp: Composition, records_per_s: float | None = None) -> dict:
         "p_month": interval(comp, [d.in_stratum.astype(float) for d in draws]),
         "downtime_s": interval(comp, [d.in_stratum * d.values["downtime_s"] for d in draws]),
     }
-    per_year = {k: (v * 12.0 if isinstance(v, float) else v) for k, v in lost.items()}
     per_year = {
         "estimate": lost["estimate"] * 12.0,
         **{k: [b * 12.0 for b in lost[k]] for k in ("ci95", "ci95_sim", "ci95_rates")},
@@ -134,6 +133,7 @@ def summarise(comp: Composition, records_per_s: float | None = None) -> dict:
             "downtime_s_se": stratum["downtime_s"]["se_sim"],
         },
     }
-    if records_per_s:
-        out["availability"]["request_based"] = 1.0 - failed["estimate"] / (records_per_s * MONTH_S)
+    if comp.records_per_s > 0:
+        sent = comp.records_per_s * MONTH_S
+        out["availability"]["request_based"] = 1.0 - failed["estimate"] / sent
     return out
