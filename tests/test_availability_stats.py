@@ -192,3 +192,16 @@ def test_outcome_sample_rejects_ragged_arrays():
         OutcomeSample(np.zeros(3), np.zeros(2), np.zeros(3))
     with pytest.raises(KeyError):
         compose(IncidentModel((_cls("x", 1.0),)), [Design("d", 3, {})], rate_draws=1)
+
+
+def test_package_does_not_load_the_model_or_the_runner():
+    """The availability statistics import neither sim.model nor sim.run."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sim.ensemble.availability.fit, sim.ensemble.availability as a;"
+        "bad=[m for m in sys.modules if m.startswith(('sim.model','sim.run'))];"
+        "sys.exit(1 if bad else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -470,21 +470,3 @@ def compose(
                 )
             )
     return out
-
-
-__all__ = [
-    "BUDGETS_S",
-    "MONTH_S",
-    "Composition",
-    "Design",
-    "DrawSamples",
-    "History",
-    "Incident",
-    "JointHook",
-    "Outcome",
-    "OutcomeSample",
-    "compose",
-    "draw_history",
-    "evaluate",
-    "quorum_overlap",
-]
