@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from sim.report.folder import TABLES, load_run  # noqa: F401 - load_run re-exported
+
 if TYPE_CHECKING:  # reading a run folder (plots, reports) must not import the model
     from sim.run.runner import RunResult
 
-TABLES = ("requests", "attempts", "files", "batches", "receipts", "ops", "components", "effects")
 VERSIONED = ("simpy", "numpy", "pandas", "pyarrow", "matplotlib", "networkx", "pydantic", "PyYAML")
 
 
@@ -135,19 +136,3 @@ def record_failure(out: str | Path, scenario: str, seed: int, exc_text: str) -> 
     """A run that failed before it produced results: ``<run-id>.failed/error.txt``."""
     final, _ = new_run_dir(out, scenario, seed)
     return _failed_dir(final, exc_text)
-
-
-def load_run(folder: str | Path) -> dict:
-    """Read a run folder back: summary, scenario text, tables and timelines."""
-    folder = Path(folder)
-    out: dict = {"summary": json.loads((folder / "summary.json").read_text())}
-    out["scenario_yaml"] = (folder / "scenario.yaml").read_text()
-    for name in TABLES:
-        p = folder / f"{name}.parquet"
-        out[name] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
-    out["leader"] = pd.read_csv(folder / "leader.csv")
-    out["faults"] = json.loads((folder / "faults.json").read_text())
-    out["topology"] = json.loads((folder / "topology.json").read_text())
-    ev = folder / "events.csv"
-    out["events"] = pd.read_csv(ev) if ev.exists() else pd.DataFrame()
-    return out

@@ -1,26 +1,4 @@
-"""Plots of one run, rendered from its folder's files only (never from the model).
-
-``render_all(folder)`` reads a run folder with ``sim.report.results.load_run`` and writes into
-``folder/plots``:
-
-- ``produce_latency``: p50 and p99 of produce latency per second of send time (log scale), the
-  requests slower than the run's p99 as faint dots (coloured by producer region), fault windows
-  shaded and labelled, leader changes marked;
-- ``latency_cdf``: produce and end-to-end latency CDFs (log x) and their tails (1 - CDF, log-log);
-- ``throughput``: acked records per second, failed and retried requests per second, with the
-  unavailability windows of ``summary.json`` shaded;
-- ``leader_timeline``: which region held the control-plane lease when, with its epoch, faults
-  hatched on their region, and the table's internal leader when it moved;
-- ``topology``: regions on a rough map with RTTs on the edges, buckets, table replicas, control
-  planes, the final leader and destroyed regions; ``rtt_matrix``: the RTT matrix as a heatmap.
-
-Figures are built on ``matplotlib.figure.Figure`` with an Agg canvas rather than through
-``pyplot``: no global backend switch, nothing left open, and safe to call from a notebook.
-The resolved scenario (``scenario.yaml``) is read with PyYAML for the warm-up only.
-
-The helpers without a leading underscore (``per_second_quantiles``, ``produce_latency``,
-``e2e_latency``, ``new_figure``, ...) are shared with ``sim.ensemble.compare``.
-"""
+"""The six figures of a run, each from the run folder's files only."""
 
 from __future__ import annotations
 
@@ -29,7 +7,6 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
-import pandas as pd
 import yaml
 from matplotlib import ticker, transforms
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -37,299 +14,38 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from sim.report.results import load_run
-
-# request status codes of requests.parquet (see sim.report.results)
-PENDING, ACKED, FAILED_TIMEOUT, PRODUCER_DIED = 0, 1, 2, 3
-MAX_POINTS = 20_000  # most scatter points drawn on one figure
-DPI = 130
-MAX_BINS = 7_200  # a longer run is binned coarser than one second
-FAULT_COLOURS = {"region-outage": "#d62728"}  # other kinds: FAULT_PALETTE in order of appearance
-FAULT_PALETTE = ("#9467bd", "#17becf", "#bcbd22", "#8c564b", "#e377c2", "#7f7f7f", "#aec7e8")
-MAX_FAULT_LABELS = 8  # fault labels written on a time axis
-MAX_FAULT_LANES = 10  # lanes of the leader timeline's fault panel (the rest share one)
-UNAVAILABLE_COLOUR = "#ff7f0e"
-P50_COLOUR, P99_COLOUR, E2E_COLOUR = "#1f77b4", "#d62728", "#2ca02c"
-
-# Approximate (longitude, latitude) of cloud regions, for a map-like topology layout. Placement
-# only: a region missing here makes the layout fall back to a graph layout.
-GEO: dict[str, tuple[float, float]] = {
-    # AWS
-    "us-east-1": (-77.5, 39.0), "us-east-2": (-83.0, 40.0), "us-west-1": (-122.0, 37.4),
-    "us-west-2": (-119.7, 45.8), "ca-central-1": (-73.6, 45.5), "ca-west-1": (-114.1, 51.0),
-    "mx-central-1": (-100.4, 20.6), "sa-east-1": (-46.6, -23.5), "eu-west-1": (-6.3, 53.3),
-    "eu-west-2": (-0.1, 51.5), "eu-west-3": (2.35, 48.9), "eu-central-1": (8.7, 50.1),
-    "eu-central-2": (8.5, 47.4), "eu-north-1": (18.1, 59.3), "eu-south-1": (9.2, 45.5),
-    "eu-south-2": (-0.9, 41.6), "af-south-1": (18.4, -33.9), "me-south-1": (50.6, 26.1),
-    "me-central-1": (54.4, 24.5), "il-central-1": (34.8, 32.1), "ap-east-1": (114.2, 22.3),
-    "ap-south-1": (72.9, 19.1), "ap-south-2": (78.5, 17.4), "ap-northeast-1": (139.7, 35.7),
-    "ap-northeast-2": (127.0, 37.6), "ap-northeast-3": (135.5, 34.7),
-    "ap-southeast-1": (103.8, 1.35), "ap-southeast-2": (151.2, -33.9),
-    "ap-southeast-3": (106.8, -6.2), "ap-southeast-4": (145.0, -37.8),
-    "ap-southeast-5": (101.7, 3.1), "ap-southeast-7": (100.5, 13.8),
-    # GCP
-    "gcp:asia-east1": (120.5, 24.1), "gcp:asia-east2": (114.2, 22.3),
-    "gcp:asia-northeast1": (139.7, 35.7), "gcp:asia-northeast2": (135.5, 34.7),
-    "gcp:asia-northeast3": (127.0, 37.6), "gcp:asia-south1": (72.9, 19.1),
-    "gcp:asia-south2": (77.2, 28.6), "gcp:asia-southeast1": (103.8, 1.35),
-    "gcp:asia-southeast2": (106.8, -6.2), "gcp:australia-southeast1": (151.2, -33.9),
-    "gcp:australia-southeast2": (145.0, -37.8), "gcp:europe-central2": (21.0, 52.2),
-    "gcp:europe-north1": (27.2, 60.6), "gcp:europe-west1": (3.8, 50.5),
-    "gcp:europe-west2": (-0.1, 51.5), "gcp:europe-west3": (8.7, 50.1),
-    "gcp:europe-west4": (6.8, 53.4), "gcp:europe-west6": (8.5, 47.4),
-    "gcp:northamerica-northeast1": (-73.6, 45.5), "gcp:northamerica-northeast2": (-79.4, 43.7),
-    "gcp:southamerica-east1": (-46.6, -23.5), "gcp:southamerica-west1": (-70.7, -33.4),
-    "gcp:us-central1": (-95.9, 41.3), "gcp:us-east1": (-80.0, 33.2),
-    "gcp:us-east4": (-77.5, 39.0), "gcp:us-west1": (-121.2, 45.6),
-    "gcp:us-west4": (-115.1, 36.2),
-    # Azure
-    "azure:australiaeast": (151.2, -33.9), "azure:brazilsouth": (-46.6, -23.5),
-    "azure:canadacentral": (-79.4, 43.7), "azure:centralindia": (73.9, 18.5),
-    "azure:eastasia": (114.2, 22.3), "azure:eastus": (-79.0, 37.4),
-    "azure:francecentral": (2.35, 48.9), "azure:germanywestcentral": (8.7, 50.1),
-    "azure:japaneast": (139.7, 35.7), "azure:koreacentral": (127.0, 37.6),
-    "azure:northcentralus": (-87.6, 41.9), "azure:northeurope": (-6.3, 53.3),
-    "azure:norwayeast": (10.75, 59.9), "azure:southafricanorth": (28.0, -26.2),
-    "azure:swedencentral": (17.1, 60.7), "azure:switzerlandnorth": (8.5, 47.4),
-    "azure:uaenorth": (55.3, 25.3), "azure:uksouth": (-0.1, 51.5),
-    "azure:westeurope": (4.9, 52.4), "azure:westus": (-122.4, 37.8),
-    "azure:westus3": (-112.1, 33.4),
-}  # fmt: skip
-
-
-# -- shared helpers (also used by sim.ensemble.compare) -----------------------------------------------------
-def new_figure(width: float, height: float) -> Figure:
-    """A constrained-layout figure on an Agg canvas (no pyplot state)."""
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save(fig: Figure, folder: Path, name: str, fmt: str) -> str:
-    """Write a figure as ``folder/name.fmt`` (nothing clipped) and return the file name."""
-    fname = f"{name}.{fmt}"
-    fig.savefig(Path(folder) / fname, dpi=DPI, bbox_inches="tight", format=fmt)
-    return fname
-
-
-def title(fig: Figure, what: str, scenario: str, seed, noun: str = "seed") -> None:
-    """The figure title: what it shows, the scenario and the seed."""
-    fig.suptitle(f"{what} — {scenario} ({noun} {seed})", fontsize=13, fontweight="bold")
-
-
-def bin_width(duration: float) -> float:
-    """Seconds per time bin: one second, coarser when that would exceed ``MAX_BINS`` bins."""
-    return float(max(1, math.ceil(duration / MAX_BINS)))
-
-
-def per_second_quantiles(
-    t: np.ndarray, v: np.ndarray, qs: list[float], duration: float, width: float = 1.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Quantiles of ``v`` per time bin of ``t``: (bin centres, array [len(qs), bins]), NaN if empty.
-
-    One sort for all bins (linear interpolation, as ``numpy.quantile``), so a million requests take
-    a fraction of a second.
-    """
-    n_bins = max(1, math.ceil(duration / width))
-    t = np.asarray(t, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    b = np.floor(t / width).astype(np.int64)
-    keep = (b >= 0) & (b < n_bins) & np.isfinite(v)
-    b, v = b[keep], v[keep]
-    out = np.full((len(qs), n_bins), np.nan)
-    centres = (np.arange(n_bins) + 0.5) * width
-    if len(v) == 0:
-        return centres, out
-    vs = v[np.lexsort((v, b))]
-    counts = np.bincount(b, minlength=n_bins)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    has = counts > 0
-    s, c = starts[has], counts[has]
-    for i, q in enumerate(qs):
-        pos = s + q * (c - 1)
-        lo = np.floor(pos).astype(np.int64)
-        hi = np.minimum(lo + 1, s + c - 1)
-        frac = pos - lo
-        out[i, has] = vs[lo] * (1.0 - frac) + vs[hi] * frac
-    return centres, out
-
-
-def per_bin_sum(t: np.ndarray, w: np.ndarray | None, duration: float, width: float) -> np.ndarray:
-    """Sum of ``w`` (or a count) per time bin of ``t`` over [0, duration)."""
-    n_bins = max(1, math.ceil(duration / width))
-    t = np.asarray(t, dtype=np.float64)
-    ok = np.isfinite(t)
-    b = np.floor(t[ok] / width).astype(np.int64)
-    inside = (b >= 0) & (b < n_bins)
-    weights = None if w is None else np.asarray(w, dtype=np.float64)[ok][inside]
-    return np.bincount(b[inside], weights=weights, minlength=n_bins)[:n_bins].astype(np.float64)
-
-
-def produce_latency(requests: pd.DataFrame, warmup: float = 0.0) -> pd.DataFrame:
-    """Acked requests sent at or after ``warmup``: send_s, latency_ms, region."""
-    if requests.empty:
-        return pd.DataFrame({"send_s": [], "latency_ms": [], "region": []})
-    ok = (requests["status"] == ACKED) & (requests["send_s"] >= warmup)
-    r = requests[ok]
-    return pd.DataFrame(
-        {
-            "send_s": r["send_s"].to_numpy(),
-            "latency_ms": ((r["ack_s"] - r["send_s"]) * 1000.0).to_numpy(),
-            "region": r["region"].to_numpy() if "region" in r else "",
-        }
-    )
-
-
-def e2e_latency(requests: pd.DataFrame, receipts: pd.DataFrame, warmup: float = 0.0) -> np.ndarray:
-    """End-to-end latency in ms: each consumer's receipt of the acked file minus the send time.
-
-    One value per (acked request sent after warm-up, consumer that received its file), as in
-    ``summary.json``.
-    """
-    if requests.empty or receipts.empty:
-        return np.zeros(0)
-    ok = (requests["status"] == ACKED) & (requests["send_s"] >= warmup)
-    acked = requests.loc[ok, ["send_s", "ack_file"]]
-    rec = receipts.dropna(subset=["receipt_s"])
-    m = acked.merge(rec[["file_id", "receipt_s"]], left_on="ack_file", right_on="file_id")
-    return ((m["receipt_s"] - m["send_s"]) * 1000.0).to_numpy()
-
-
-def ms_axis(axis) -> None:
-    """Plain millisecond tick labels (300, 1,000, 2,000) on a log axis, as many as its range needs.
-
-    Call after the data is drawn: the tick spacing follows the axis range (1-9 within a decade
-    when the range is narrow, 1-2-5 over a few decades, powers of ten beyond).
-    """
-    lo, hi = axis.get_view_interval()
-    decades = math.log10(hi / lo) if lo > 0 and hi > lo else 3.0
-    if decades < 1.0:
-        subs: tuple = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
-    elif decades < 2.0:
-        subs = (1.0, 2.0, 3.0, 5.0)
-    elif decades < 3.5:
-        subs = (1.0, 2.0, 5.0)
-    else:
-        subs = (1.0,)
-    axis.set_major_locator(ticker.LogLocator(base=10, subs=subs))
-    axis.set_minor_formatter(ticker.NullFormatter())
-    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
-
-
-def seconds_axis(axis) -> None:
-    """Thousands separators on a time axis in seconds."""
-    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-
-
-def fault_colours(faults: list[dict]) -> dict[str, str]:
-    """A colour per fault kind: region outages red, the others in order of first appearance."""
-    out = dict(FAULT_COLOURS)
-    for f in faults:
-        if f["kind"] not in out:
-            n = len(out) - len(FAULT_COLOURS)
-            out[f["kind"]] = FAULT_PALETTE[n % len(FAULT_PALETTE)]
-    return out
-
-
-def is_instant(f: dict) -> bool:
-    """Whether a fault record is drawn as an instant (an operator action), from faults.json."""
-    return f.get("drawn_as") == "instant" or bool(f.get("action"))
-
-
-def fault_label(f: dict, destroyed: list[str] | tuple = (), target: bool = True) -> str:
-    """``region-outage us-east-1 (permanent, data destroyed)`` and the like, from the fault's
-    record in faults.json (``action``, ``permanent``, ``destroys_data``)."""
-    name = f.get("label") or f["kind"]
-    if is_instant(f):
-        extra = "action"
-    elif f.get("permanent") or f.get("end_s") is None:
-        extra = "permanent"
-    else:
-        extra = f"{f['end_s'] - f['start_s']:,.0f} s"
-    if f.get("destroys_data"):
-        extra += ", data destroyed"
-    return f"{name} {f['target']} ({extra})" if target else f"{name} ({extra})"
-
-
-def _fault_end(f: dict, t_end: float) -> float:
-    return t_end if f.get("end_s") is None else float(f["end_s"])
-
-
-def shade_faults(ax, faults: list[dict], t_end: float, label: bool = True, destroyed=()) -> list:
-    """Shade each fault window (permanent ones to the end), labelled at the top; legend handles.
-
-    An operator action is a dash-dot line. A fault that repeats is labelled once, with its count,
-    and at most ``MAX_FAULT_LABELS`` labels are written.
-    """
-    tr = transforms.blended_transform_factory(ax.transData, ax.transAxes)
-    counts: dict[tuple, int] = {}
-    for f in faults:
-        key = (f.get("label") or f["kind"], f["target"])
-        counts[key] = counts.get(key, 0) + 1
-    labelled: set[tuple] = set()
-    kinds: dict[str, bool] = {}
-    colours = fault_colours(faults)
-    for f in faults:
-        colour = colours[f["kind"]]
-        start, end = float(f["start_s"]), _fault_end(f, t_end)
-        instant = is_instant(f) or end <= start
-        kinds[f["kind"]] = instant
-        if instant:
-            ax.axvline(start, color=colour, lw=1.3, ls="-.", zorder=1)
-        else:
-            ax.axvspan(start, end, color=colour, alpha=0.10, lw=0, zorder=0)
-            ax.axvline(start, color=colour, lw=1.0, alpha=0.6, zorder=1)
-        key = (f.get("label") or f["kind"], f["target"])
-        if label and key not in labelled and len(labelled) < MAX_FAULT_LABELS:
-            text = fault_label(f, destroyed)
-            if counts[key] > 1:
-                text = text[:-1] + f", {counts[key]} times)"
-            late = start > 0.7 * t_end  # written leftwards from the window's end
-            ax.text(
-                min(end, t_end) if late else start, 0.98 - 0.065 * (len(labelled) % 4),
-                text + " " if late else " " + text, transform=tr, ha="right" if late else "left",
-                va="top", fontsize=9, color=colour, zorder=5,
-                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5},
-            )  # fmt: skip
-            labelled.add(key)
-    handles: list = []
-    for kind, instant in kinds.items():
-        c = colours[kind]
-        if instant:
-            handles.append(Line2D([], [], color=c, ls="-.", label=f"{kind} (operator action)"))
-        else:
-            handles.append(Patch(facecolor=c, alpha=0.18, label=f"{kind} (fault window)"))
-    return handles
-
-
-def row_of(target: str, rows: list[str]) -> str | None:
-    """The region row a fault target belongs to: the region itself, or a zone's region."""
-    if target in rows:
-        return target
-    owners = [r for r in rows if target.startswith(r)]
-    return max(owners, key=len) if owners else None
-
-
-def region_colours(regions: list[str]) -> dict[str, str]:
-    """A stable colour per region, in topology order."""
-    pal = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
-    return {r: pal[i % len(pal)] for i, r in enumerate(regions)}
-
-
-def leader_segments(leader: pd.DataFrame, t_end: float) -> list[tuple[float, float, str, int, str]]:
-    """(start, end, region, epoch, cause) of each lease, consecutive repeats of a lease merged."""
-    if leader.empty:
-        return []
-    rows = leader.sort_values("t_s", kind="stable")
-    causes = rows["cause"] if "cause" in rows else [""] * len(rows)
-    segs: list[list] = []
-    for t, r, e, c in zip(rows["t_s"], rows["region"], rows["epoch"], causes, strict=True):
-        if segs and segs[-1][2] == r and segs[-1][3] == int(e):
-            continue  # the same lease recorded twice
-        segs.append([float(t), None, str(r), int(e), str(c)])
-    for i, s in enumerate(segs):
-        s[1] = segs[i + 1][0] if i + 1 < len(segs) else float(t_end)
-    return [tuple(s) for s in segs]
+from sim.report.folder import load_run
+from sim.report.plots.layout import _clip, _rtt, initial_positions, spread_boxes
+from sim.report.plots.style import (
+    ACKED,
+    E2E_COLOUR,
+    FAILED_TIMEOUT,
+    MAX_FAULT_LANES,
+    MAX_POINTS,
+    P50_COLOUR,
+    P99_COLOUR,
+    PRODUCER_DIED,
+    UNAVAILABLE_COLOUR,
+    _fault_end,
+    bin_width,
+    e2e_latency,
+    fault_colours,
+    fault_label,
+    is_instant,
+    leader_segments,
+    ms_axis,
+    new_figure,
+    per_bin_sum,
+    per_second_quantiles,
+    produce_latency,
+    region_colours,
+    row_of,
+    save,
+    seconds_axis,
+    shade_faults,
+    style_cdf_axes,
+    title,
+)
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -765,99 +481,6 @@ def plot_leader_timeline(run: _Run, out: Path, fmt: str) -> str:
     return save(fig, out, "leader_timeline", fmt)
 
 
-# -- 5. topology and RTT matrix -------------------------------------------------------------------
-def initial_positions(regions: list[str], rtt: dict, width: float = 8.0, height: float = 4.5):
-    """Region centres in inches: longitude/latitude when every region is in ``GEO``, else a
-    networkx spring layout on 1/RTT; fitted into ``width`` x ``height``. (positions, geographic?)"""
-    if len(regions) == 1:
-        return {regions[0]: np.zeros(2)}, regions[0] in GEO
-    geo = all(r in GEO for r in regions)
-    if geo:
-        pts = np.array([GEO[r] for r in regions], dtype=float)
-    else:
-        g = nx.Graph()
-        g.add_nodes_from(regions)
-        for i, a in enumerate(regions):
-            for b in regions[i + 1 :]:
-                ms = (_rtt(rtt, a, b) + _rtt(rtt, b, a)) / 2
-                g.add_edge(a, b, weight=1.0 / max(ms if math.isfinite(ms) else 100.0, 1.0))
-        lay = nx.spring_layout(g, seed=1) if len(regions) > 3 else nx.circular_layout(g)
-        pts = np.array([lay[r] for r in regions], dtype=float)
-    pts -= pts.min(axis=0)
-    rng = pts.max(axis=0)
-    scales = [lim / r for lim, r in zip((width, height), rng, strict=True) if r > 0]
-    pts *= min(scales) if scales else 1.0
-    return {r: pts[i] for i, r in enumerate(regions)}, geo
-
-
-def _clip(p0: np.ndarray, p1: np.ndarray, centre: np.ndarray, half: np.ndarray):
-    """Liang-Barsky: the parameter range [t0, t1] of segment p0-p1 inside a box, or None."""
-    t0, t1 = 0.0, 1.0
-    d = p1 - p0
-    for k in range(2):
-        lo, hi = centre[k] - half[k], centre[k] + half[k]
-        if abs(d[k]) < 1e-12:
-            if p0[k] < lo or p0[k] > hi:
-                return None
-            continue
-        a, b = (lo - p0[k]) / d[k], (hi - p0[k]) / d[k]
-        t0, t1 = max(t0, min(a, b)), min(t1, max(a, b))
-        if t0 > t1:
-            return None
-    return t0, t1
-
-
-def spread_boxes(
-    regions: list[str],
-    pos: dict[str, np.ndarray],
-    sizes: dict[str, tuple[float, float]],
-    edges: list[tuple[str, str]],
-    gap: float = 0.6,
-    clearance: float = 0.3,
-) -> dict[str, np.ndarray]:
-    """Move boxes (sizes in inches) until none overlap and no edge runs under a third box.
-
-    Deterministic and small: overlapping boxes are pushed apart along the axis that needs the
-    least movement; a box an edge passes under is pushed away from that edge. The rough geography
-    survives, which is all a topology sketch needs.
-    """
-    c = np.array([pos[r] for r in regions], dtype=float)
-    half = np.array([sizes[r] for r in regions], dtype=float) / 2
-    idx = {r: i for i, r in enumerate(regions)}
-    ed = [(idx[a], idx[b]) for a, b in edges]
-    n = len(regions)
-    for it in range(3000):
-        moved = False
-        for i in range(n):
-            for j in range(i + 1, n):
-                d = c[j] - c[i]
-                over = half[i] + half[j] + gap - np.abs(d)
-                if over[0] > 0 and over[1] > 0:
-                    k = 0 if over[0] <= over[1] else 1
-                    s = np.sign(d[k]) or (1.0 if (i + j + it) % 2 else -1.0)
-                    c[i, k] -= s * (over[k] / 2 + 0.01)
-                    c[j, k] += s * (over[k] / 2 + 0.01)
-                    moved = True
-        for k in range(n):
-            for i, j in ed:
-                if k in (i, j) or _clip(c[i], c[j], c[k], half[k] + clearance) is None:
-                    continue
-                d = c[j] - c[i]
-                norm = np.array([-d[1], d[0]]) / (np.hypot(*d) or 1.0)
-                side = np.sign(np.dot(c[k] - c[i], norm)) or (1.0 if k % 2 else -1.0)
-                c[k] += side * norm * 0.08
-                c[i] -= side * norm * 0.04
-                c[j] -= side * norm * 0.04
-                moved = True
-        if not moved:
-            break
-    return {r: c[i] for i, r in enumerate(regions)}
-
-
-def _rtt(rtt: dict, a: str, b: str) -> float:
-    return float((rtt.get(a) or {}).get(b, float("nan")))
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -1022,25 +645,3 @@ PLOTS = (
     plot_topology,
     plot_rtt_matrix,
 )
-
-
-def style_cdf_axes(ax1, ax2) -> None:
-    """Labels and scales of a CDF panel (``ax1``) and its tail panel, 1 - CDF (``ax2``)."""
-    ax1.set_ylim(0, 1.04)
-    ax1.set_ylabel("fraction of requests at or below (CDF)")
-    ax1.set_title("CDF", fontsize=10.5)
-    ax2.set_yscale("log")
-    ax2.set_ylabel("fraction at or above (1 - CDF, log scale)")
-    ax2.set_title("tail: 1 - CDF", fontsize=10.5)
-    ax2.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    for ax in (ax1, ax2):
-        ms_axis(ax.xaxis)
-
-
-def render_all(folder: Path, fmt: str = "png") -> list[str]:
-    """Render every plot of a run folder into ``folder/plots``; return their file names."""
-    folder = Path(folder)
-    out = folder / "plots"
-    out.mkdir(parents=True, exist_ok=True)
-    run = _Run(folder)
-    return [plot(run, out, fmt) for plot in PLOTS]
