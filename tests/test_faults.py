@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from sim.ledger import PUT_FAILED
 from tests.conftest import run_small
 
 
@@ -86,10 +87,17 @@ def test_bucket_slow_raises_latency_only_when_it_is_in_the_quorum():
 
 
 def test_bucket_errors_are_retried():
-    """A bucket failing half its requests: PUTs are retried, no record fails."""
+    """A bucket failing half its requests: its PUTs fail and are retried inside the fault
+    window only, the quorum holds, and no record fails."""
     res = run_small(
-        {"faults": [F(kind="bucket-errors", target="us-east-2", at=10, duration=40, rate=0.5)]}, 60
+        {"faults": [F(kind="bucket-errors", target="us-east-2", at=10, duration=40, rate=0.5)]}, 80
     )
+    puts = res.ops[res.ops["op"] == "put"].groupby("dst")["count"].sum()
+    assert puts["us-east-2"] > 1.1 * puts["us-east-1"]  # the retries
+    failed = res.files["put_state[us-east-2]"].to_numpy() == PUT_FAILED
+    flushed = res.files["flush_s"].to_numpy()
+    assert failed.sum() > 50
+    assert flushed[failed].min() >= 10 and flushed[failed].max() < 50
     assert res.summary["records"]["failed"] == 0
     assert res.summary["rpo"]["lost_acked_records"] == 0
 
@@ -258,16 +266,22 @@ def test_producers_move_changes_their_region():
 
 
 def test_consumers_move_read_from_the_new_region():
-    """A consumer moving to another region still receives every committed file."""
+    """The us-west-2 consumer moves to us-east-1: meanwhile it reads from an eastern bucket,
+    before and after from its own region's bucket, and it still receives every committed file."""
     res = run_small(
         {
             "faults": [
                 F(kind="consumers-move", target="us-west-2", to="us-east-1", at=20, duration=30)
             ]
         },
-        60,
+        80,
     )
-    rec = res.receipts
+    rec = res.receipts.merge(res.files[["file_id", "metadata_committed_s"]], on="file_id")
+    west = rec[rec["consumer"] == 2]  # consumers in region order: us-east-1, us-east-2, us-west-2
+    during = west[(west["metadata_committed_s"] > 21) & (west["metadata_committed_s"] < 49)]
+    after = west[west["metadata_committed_s"] > 52]
+    assert (during["bucket"] == 0).mean() > 0.9  # bucket 0: us-east-1
+    assert (after["bucket"] == 2).mean() > 0.9  # bucket 2: us-west-2
     assert rec["receipt_s"].notna().mean() > 0.99
 
 
@@ -311,7 +325,12 @@ def test_drawn_onsets_come_from_the_seed():
 
 
 def test_replication_paused_delays_eventual_metadata():
-    """Eventual table with replication paused: another region's view lags behind the writer's."""
-    res = run_small({"table.kind": "eventual",
-                     "faults": [F(kind="replication-paused", target="leader", at=10, duration=30)]}, 60)  # fmt: skip
-    assert res.summary["records"]["acked"] > 0
+    """Eventual table: while replication out of the leader's region is paused, its commits
+    exist only there, so losing that region loses all of them (not just a lag's worth)."""
+    # us-west-2 leads from about 12 s (the eventual table's election, seed 7)
+    loss = [{"kind": "region-outage", "target": "us-west-2", "at": 40, "data": "destroyed"}]
+    paused = [F(kind="replication-paused", target="us-west-2", at=20, duration=40)]
+    base = run_small({"table.kind": "eventual", "faults": loss}, 60)
+    res = run_small({"table.kind": "eventual", "faults": paused + loss}, 60)
+    lost, lost_base = (r.summary["rpo"]["lost_acked_records"] for r in (res, base))
+    assert lost > 5 * max(lost_base, 1)

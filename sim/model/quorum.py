@@ -118,6 +118,7 @@ class QuorumWriter:
         nb = len(self.buckets)
         k = self.scfg.quorum if only is None else 1
         owner = self.owner
+        plans = None
         if only is None:
             # fast path: every PUT is planned to succeed; wait for the k-th and verify
             plans = [self.plan_put(j, t0, 0, size) for j in range(nb)]
@@ -133,7 +134,8 @@ class QuorumWriter:
                         for e in ends:
                             rows += [t0, e, float(PUT_OK if e <= q else PUT_PREDICTED)]
                         return q, rows
-                    # a PUT failed in flight: fall back to the general case below
+                    # a PUT failed in flight: the general case below verifies each PUT
+            # the general case goes on with the PUTs already issued (never draws them again)
         issue = [t0] * nb
         attempt = [0] * nb
         end = [INF] * nb
@@ -145,7 +147,7 @@ class QuorumWriter:
             if only is not None and j != only:
                 dead[j] = True
                 continue
-            end[j], pred_ok[j] = self.plan_put(j, t0, 0, size)
+            end[j], pred_ok[j] = plans[j] if plans is not None else self.plan_put(j, t0, 0, size)
             planned[j] = True
         while True:
             if sum(verified) >= k:

@@ -129,7 +129,14 @@ def _read_yaml(path: Path, found: list, si: int = 0) -> tuple[dict | None, yaml.
         if loader is not None:
             loader.dispose()
     if data is None:
-        data = {}
+        found.append(
+            (
+                (0, 0, 0),
+                f"{name}:1:1: (top level): the file is empty or holds only comments: expected a "
+                "mapping of keys such as 'name:', 'run:' and 'faults:'",
+            )
+        )
+        return None, None
     if not isinstance(data, dict):
         found.append(
             (
