@@ -8,8 +8,8 @@ import ast
 from pathlib import Path
 
 import pytest
-
 from conftest import run_small
+
 from sim.faults import FAULT_KINDS
 
 START, END, RUN = 10.0, 30.0, 40.0
