@@ -104,3 +104,17 @@ def test_list_shows_each_scenario_with_its_description(capsys, tmp_path):
     assert [line.split()[0] for line in lines] == [p.stem for p in SHIPPED]
     assert all(len(line.split(None, 1)) == 2 for line in lines)
     assert call(["list", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n\n# and another\n"])
+def test_empty_scenario_file_is_refused_in_one_line(tmp_path, text):
+    """An empty or comments-only file is not a full hour of defaults: exit 2, one line."""
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    out = tmp_path / "results"
+    cmd = [sys.executable, "-m", "sim", "run", str(path), "--out", str(out), "--quiet"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "empty.yaml:1:1" in lines[0] and "empty" in lines[0]
+    assert not out.exists()

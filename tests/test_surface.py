@@ -8,9 +8,9 @@ import ast
 from pathlib import Path
 
 import pytest
-from conftest import run_small
 
 from sim.faults import FAULT_KINDS
+from tests.conftest import run_small
 
 START, END, RUN = 10.0, 30.0, 40.0
 W1 = "us-west-2"

@@ -493,7 +493,7 @@ def paired_table(
 
     ``per_seed[design][metric]`` is the list of values by seed, in the same seed order for every
     design."""
-    from sim.ensemble.compare import paired
+    from sim.core.stats import paired
 
     base = per_seed[baseline]
     metrics = list(metrics) if metrics is not None else list(base)
