@@ -242,7 +242,7 @@ def fields_table(fields: dict[str, FieldInfo]) -> list[str]:
 
 # -- faults ---------------------------------------------------------------------------------------
 def fault_kinds() -> list[type[BaseModel]]:
-    """The members of ``FaultSpec``, in the order sim/faults.py lists them."""
+    """The members of ``FaultSpec``, in the order sim/faults/kinds.py lists them."""
     return union_members(FaultSpec)
 
 

@@ -216,7 +216,7 @@ class StorageConfig(_Model):
         "s3-standard",
         description="Latency profile of the buckets: s3-standard (PUT calibrated to the "
         "published produce latency, GET from quickwit.io) or s3-express (estimates inside AWS's "
-        "'single-digit millisecond' claim); see sim/storage.py.",
+        "'single-digit millisecond' claim); see sim/model/storage.py.",
     )
     regions: Regions | None = Field(
         None,
@@ -259,7 +259,7 @@ class TableConfig(_Model):
         "mrsc",
         description="mrsc: DynamoDB multi-region strong consistency (3 regions); spanner: "
         "majority quorum with a default leader; single-region: one home region; eventual: "
-        "multi-region eventually consistent (last writer wins). See sim/table.py.",
+        "multi-region eventually consistent (last writer wins). See sim/model/table.py.",
     )
     regions: Regions | None = Field(
         None,
