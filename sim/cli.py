@@ -82,6 +82,17 @@ def summary_table(s: dict, run_dir: Path | None = None) -> str:
     for f in s["faults"]:
         end = "permanent" if f["end_s"] is None else f"{f['end_s']:,.1f} s"
         lines.append(f"fault     {f['kind']} on {f['target']}: {f['start_s']:,.1f} s -> {end}")
+    c = s.get("cost")
+    if c:
+        per_gb = "n/a" if c["usd_per_gb"] is None else f"${c['usd_per_gb']:,.4f}"
+        lines.append(
+            f"cost      ${c['total_usd']:,.4f} for the run   {per_gb} per GB produced   "
+            f"${c['usd_per_month']:,.0f} per month at this workload"
+        )
+        top = sorted(c["items"].items(), key=lambda kv: -kv[1])[:4]
+        lines.append("          " + "   ".join(f"{k} ${v:,.4f}" for k, v in top if v > 0))
+        if c["unknown"]:
+            lines.append(f"          no known price (left out): {', '.join(c['unknown'][:6])}")
     if run_dir is not None:
         lines.append("")
         lines.append(f"results   {run_dir}")

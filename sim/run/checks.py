@@ -90,17 +90,25 @@ def file_copies(files: pd.DataFrame, ledger, repair_delay: float) -> np.ndarray:
     return copy
 
 
-def repairs(files: pd.DataFrame, copy: np.ndarray, ledger) -> np.ndarray:
-    """Per bucket: how many copies the background repair made (PUTs, counted for the cost)."""
-    out = np.zeros(len(ledger.bucket_regions), dtype=np.int64)
-    for j, r in enumerate(ledger.bucket_regions):
-        if len(files) == 0:
-            continue
+def repairs(files: pd.DataFrame, copy: np.ndarray, ledger) -> list[tuple[str, str, int, int]]:
+    """The copies the background repair made: (from region, to region, copies, bytes), the
+    source being the bucket that held the file first (PUTs and bytes, counted for the cost)."""
+    regions = ledger.bucket_regions
+    out = []
+    if len(files) == 0:
+        return out
+    size = files["bytes"].to_numpy()
+    first = np.argmin(np.where(np.isfinite(copy), copy, INF), axis=1)
+    for j, r in enumerate(regions):
         st = files[f"put_state[{r}]"].to_numpy()
         e = files[f"put_end_s[{r}]"].to_numpy()
         landed = np.isfinite(copy[:, j])
         by_put = ((st == PUT_OK) | (st == PUT_PREDICTED) | (st == PUT_REPLICA)) & (copy[:, j] == e)
-        out[j] = int((landed & ~by_put).sum())
+        rep = landed & ~by_put
+        for k, src in enumerate(regions):
+            m = rep & (first == k)
+            if m.any():
+                out.append((src, r, int(m.sum()), int(size[m].sum())))
     return out
 
 

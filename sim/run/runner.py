@@ -38,6 +38,7 @@ class RunResult:
     events: pd.DataFrame
     topology: dict = field(default_factory=dict)
     ops: pd.DataFrame | None = None
+    cost: dict = field(default_factory=dict)
     components: pd.DataFrame | None = None
     effects: pd.DataFrame | None = None
     faults: list = field(default_factory=list)

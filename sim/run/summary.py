@@ -71,12 +71,9 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float) -
         world.consumers, files, copy, led, world.net, world.buckets, sc.workload.poll_interval,
         led.metadata.local, world.streams.gen("consumers"), end,
     )  # fmt: skip
-    for j, n in enumerate(checks.repairs(files, copy, led)):
-        if n:
-            size = int(files["bytes"].mean()) if len(files) else 0
-            led.count_op(
-                "put", sc.storage.profile, "repair", led.bucket_regions[j], int(n), int(n) * size
-            )
+    for src, dst, n, nbytes in checks.repairs(files, copy, led):
+        led.count_op("put", sc.storage.profile, src, dst, n, nbytes)
+    _count_zone_traffic(world, requests, attempts, files)
     lost = checks.lost_acked(requests, attempts, readable)
     dups = checks.duplicates(attempts, readable, len(n_records_by_id))
     windows = checks.unavailability_windows(requests, sc.run.unavailability_threshold, end)
@@ -101,6 +98,8 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float) -
 
     lost_records = int(lost["n_records"].sum()) if len(lost) else 0
     dup_records = int(n_records_by_id[dups].sum()) if len(dups) else 0
+    ops = _ops_frame(world, led, sc)
+    cost = _cost(world, sc, ops, int(requests["bytes"].sum()) if len(requests) else 0)
     summary = {
         "scenario": sc.name,
         "seed": int(seed),
@@ -171,13 +170,18 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float) -
             "fenced_commits": int(led.tallies.get("fenced", 0)),
             "lease_op_failures": int(led.tallies.get("lease_op_failures", 0)),
         },
+        "cost": {
+            k: cost[k]
+            for k in ("total_usd", "usd_per_gb", "usd_per_month", "items", "unknown", "complete")
+        },  # fmt: skip
         "model": {"events": int(n_events), "sim_wall_s": round(sim_wall, 3)},
     }
     return {
         "summary": summary, "requests": requests, "attempts": attempts, "files": files,
         "batches": batches, "receipts": receipts, "leader": leader, "events": events,
         "topology": topology_info(world),
-        "ops": led.ops_frame([a.region for a in world.agents], sc.storage.profile),
+        "ops": ops,
+        "cost": cost,
         "components": led.components_frame(),
         "effects": pd.DataFrame(
             led.effects, columns=["fault", "component", "effect", "start_s", "end_s"]
@@ -215,3 +219,62 @@ def topology_info(world) -> dict:
             "control_plane": {r: world.sc.control_plane.instances for r in sorted(world.cps)},
         },
     }
+
+
+def _count_zone_traffic(world, requests, attempts, files) -> None:
+    """Bytes from producers to agents, per (region, producer zone, agent zone): every attempt."""
+    if len(attempts) == 0 or len(files) == 0:
+        return
+    led = world.ledger
+    req_bytes = np.zeros(int(requests["request_id"].max()) + 1 if len(requests) else 1, np.int64)
+    req_bytes[requests["request_id"].to_numpy()] = requests["bytes"].to_numpy()
+    prod_of = np.zeros_like(req_bytes, dtype=np.int64)
+    prod_of[requests["request_id"].to_numpy()] = requests["producer"].to_numpy()
+    rid = attempts["request_id"].to_numpy()
+    keep = rid < len(req_bytes)
+    rid, fid = rid[keep], attempts["file_id"].to_numpy()[keep]
+    agent_of_file = np.full(int(files["file_id"].max()) + 1, -1, np.int64)
+    agent_of_file[files["file_id"].to_numpy()] = files["agent"].to_numpy()
+    agents = agent_of_file[fid]
+    prods = prod_of[rid]
+    nbytes = req_bytes[rid]
+    pz = np.array([p.zone for p in world.producers])
+    pr = np.array([p.region for p in world.producers])
+    az = np.array([a.zone for a in world.agents])
+    ar = np.array([a.region for a in world.agents])
+    frame = pd.DataFrame(
+        {"src": pr[prods], "dst": ar[agents], "sz": pz[prods], "dz": az[agents], "b": nbytes}
+    )
+    for (src, dst, sz, dz), g in frame.groupby(["src", "dst", "sz", "dz"], sort=True):
+        if sz != dz:
+            led.count_op("transfer", "network", src, dst, len(g), int(g["b"].sum()), sz, dz)
+
+
+def _ops_frame(world, led, sc) -> pd.DataFrame:
+    """The ledger's counts as the cost layer reads them (MRSC writes flag a witness)."""
+    ops = led.ops_frame([a.region for a in world.agents], sc.storage.profile)
+    has_witness = sc.table.kind == "mrsc" and sc.table.witness is not None
+    ops["witness"] = ((ops["op"] == "table_write") & has_witness).astype(int)
+    return ops
+
+
+def _cost(world, sc, ops: pd.DataFrame, produced_bytes: int) -> dict:
+    """The run priced from its counts (``sim.cost``): unknown items reported, never zero."""
+    from sim.cost import price
+
+    hours = sc.run.duration / 3600.0
+    rows = [
+        ("agent", r, sum(1 for a in world.agents if a.region == r), hours) for r in world.regions
+    ]
+    rows += [("control_plane", r, sc.control_plane.instances, hours) for r in sorted(world.cps)]
+    instances = pd.DataFrame(
+        [x for x in rows if x[2]], columns=["role", "region", "count", "hours"]
+    )
+    out = price.price_run(
+        ops, duration_s=sc.run.duration, produced_bytes=produced_bytes, instances=instances
+    )
+    for k in ("total_usd", "usd_per_gb", "usd_per_month"):
+        if out[k] is not None:
+            out[k] = round(float(out[k]), 6)
+    out["items"] = {k: round(float(v), 6) for k, v in sorted(out["items"].items())}
+    return out

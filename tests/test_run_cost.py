@@ -1,0 +1,66 @@
+"""A run's cost, from the ledger's counts: checked against a hand calculation, retries, unknowns."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sim.cost.prices import load_prices
+from tests.conftest import run_small
+
+DURATION = 60.0
+
+
+@pytest.fixture(scope="module")
+def calm():
+    return run_small(duration=DURATION, seed=3)
+
+
+def test_put_count_and_cost_per_gb_match_the_hand_calculation(calm):
+    """9 agents flushing every 250 ms to 3 buckets: PUTs and their cost per GB, by hand."""
+    puts = calm.ops[calm.ops["op"] == "put"]["count"].sum()
+    by_hand = 9 * 3 * DURATION / 0.25
+    assert puts == pytest.approx(by_hand, rel=0.01)
+    price = load_prices().lookup("aws", "s3-standard-put", "us-east-1").price_usd
+    produced_gb = calm.requests["bytes"].sum() / 2**30
+    put_usd_per_gb = by_hand / 1000 * price / produced_gb
+    cost = calm.summary["cost"]
+    assert cost["items"]["s3-standard-put"] / produced_gb == pytest.approx(put_usd_per_gb, rel=0.01)
+    assert cost["usd_per_gb"] == pytest.approx(cost["total_usd"] / produced_gb, rel=1e-6)
+    assert cost["usd_per_month"] == pytest.approx(
+        cost["total_usd"] * 30 * 86400 / DURATION, rel=1e-5
+    )
+    assert cost["complete"] and cost["unknown"] == []
+
+
+def test_retries_cost_more(calm):
+    """A bucket failing half its requests: the retried PUTs are billed."""
+    faulty = run_small(
+        {"faults": [{"kind": "bucket-errors", "target": "us-east-2", "at": 5, "rate": 0.5}]},
+        duration=DURATION,
+        seed=3,
+    )
+    put = lambda r: r.summary["cost"]["items"]["s3-standard-put"]  # noqa: E731
+    assert put(faulty) > 1.05 * put(calm)
+    assert faulty.summary["cost"]["total_usd"] > calm.summary["cost"]["total_usd"]
+
+
+def test_a_price_that_is_not_known_is_reported_not_zero():
+    """An MRSC table with a witness: witness writes have no public price; they are listed as
+    unknown and the cost says it is incomplete."""
+    res = run_small(
+        {"table.regions": ["us-east-1", "us-east-2", "us-west-2"], "table.witness": "us-west-2"},
+        duration=20,
+    )
+    cost = res.summary["cost"]
+    assert not cost["complete"]
+    assert any(u.startswith("dynamodb-mrsc-witness-write") for u in cost["unknown"])
+    assert "dynamodb-mrsc-witness-write" not in cost["items"]
+
+
+def test_the_run_folder_keeps_the_counts(calm, tmp_path):
+    from sim.report.results import load_run, write_run
+
+    folder = write_run(calm, tmp_path, plots=False)
+    ops = load_run(folder)["ops"]
+    pd.testing.assert_frame_equal(ops.reset_index(drop=True), calm.ops.reset_index(drop=True))
