@@ -222,7 +222,8 @@ def topology_info(world) -> dict:
 
 
 def _count_zone_traffic(world, requests, attempts, files) -> None:
-    """Bytes from producers to agents, per (region, producer zone, agent zone): every attempt."""
+    """Bytes from producers to agents, per (producer zone, agent zone): every attempt (a producer
+    that moved is counted in the zone it ended the run in)."""
     if len(attempts) == 0 or len(files) == 0:
         return
     led = world.ledger
@@ -238,16 +239,22 @@ def _count_zone_traffic(world, requests, attempts, files) -> None:
     agents = agent_of_file[fid]
     prods = prod_of[rid]
     nbytes = req_bytes[rid]
-    pz = np.array([p.zone for p in world.producers])
-    pr = np.array([p.region for p in world.producers])
-    az = np.array([a.zone for a in world.agents])
-    ar = np.array([a.region for a in world.agents])
-    frame = pd.DataFrame(
-        {"src": pr[prods], "dst": ar[agents], "sz": pz[prods], "dz": az[agents], "b": nbytes}
-    )
-    for (src, dst, sz, dz), g in frame.groupby(["src", "dst", "sz", "dz"], sort=True):
-        if sz != dz:
-            led.count_op("transfer", "network", src, dst, len(g), int(g["b"].sum()), sz, dz)
+    # zones as integer codes: no Python object per attempt
+    zones = sorted({p.zone for p in world.producers} | {a.zone for a in world.agents})
+    region_of = {z: r for r in world.regions for z in world.region_objs[r].zones}
+    pz = np.array([zones.index(p.zone) for p in world.producers], np.int64)
+    az = np.array([zones.index(a.zone) for a in world.agents], np.int64)
+    src, dst = pz[prods], az[agents]
+    cross = src != dst
+    if not cross.any():
+        return
+    code = src[cross] * len(zones) + dst[cross]
+    uniq, inv = np.unique(code, return_inverse=True)
+    counts = np.bincount(inv)
+    sums = np.bincount(inv, weights=nbytes[cross])
+    for u, n, b in zip(uniq, counts, sums, strict=True):
+        sz, dz = zones[int(u) // len(zones)], zones[int(u) % len(zones)]
+        led.count_op("transfer", "network", region_of[sz], region_of[dz], int(n), int(b), sz, dz)
 
 
 def _ops_frame(world, led, sc) -> pd.DataFrame:
