@@ -134,8 +134,7 @@ class Nemesis:
             self.current = None
         if spec.is_action:
             self.ledger.note(t, "operator", f"{label}: {target}")
-            occ.active = False
-            rec["end_s"] = t
+            occ.active = False  # an instant: no end (as before the fault surface)
             return
         lasting = ""
         if end is None:
