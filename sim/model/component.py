@@ -83,10 +83,14 @@ class Component:
 
     def up_at(self, t: float) -> bool:
         """Whether the component was up at time ``t`` (history query)."""
+        if len(self._hist_up) == 1:  # never down: most components, most of the time
+            return True
         return self.history.up_at(t)
 
     def up_throughout(self, t0: float, t1: float) -> bool:
         """Whether the component was up for the whole of [t0, t1]."""
+        if len(self._hist_up) == 1:
+            return True
         return self.history.up_throughout(t0, t1)
 
     def first_down_after(self, t0: float) -> float:
