@@ -639,7 +639,7 @@ def _build(
                     f"{_short(item.file)} is not a valid scenario with this sweep's overrides (problems below)",
                 )
             found.extend(
-                ((9, 9, k), _set_located(line, where, spec, item, loc))
+                _set_located(line, where, spec, item, loc, k)
                 for k, (_, line) in enumerate(chain_found)
             )
             continue
@@ -722,17 +722,20 @@ def _pruned(data: dict, e: ValidationError) -> SweepFile | None:
         return None
 
 
-def _set_located(line: str, where: _Where, spec: SweepFile, item: BaseItem, loc: tuple) -> str:
-    """A base's problem, with an override of the sweep file pointed at where it is written."""
-    if not line.startswith("--set "):
-        return line
-    for i, s in enumerate(spec.set):
-        if line.startswith(f"--set {s}:"):
-            return f"{where(('set', i))}: set: {line[len('--set ') :]}"
-    for i, s in enumerate(item.set):
-        if line.startswith(f"--set {s}:") and loc != ("base",):
-            return f"{where((*loc, 'set', i))}: set: {line[len('--set ') :]}"
-    return line
+def _set_located(
+    line: str, where: _Where, spec: SweepFile, item: BaseItem, loc: tuple, k: int
+) -> tuple[tuple, str]:
+    """A base's problem (sort key, line), an override of the sweep file pointed at where it is
+    written; the base file's own problems after the sweep file's."""
+    if line.startswith("--set "):
+        for i, s in enumerate(spec.set):
+            if line.startswith(f"--set {s}:"):
+                return where.sort_key(("set", i)), f"{where(('set', i))}: set: {line[6:]}"
+        for i, s in enumerate(item.set):
+            if line.startswith(f"--set {s}:") and loc != ("base",):
+                at = (*loc, "set", i)
+                return where.sort_key(at), f"{where(at)}: {_dotted(at)}: {line[6:]}"
+    return (9, 9, k), line
 
 
 def _point_problem(line: str, params: list[Param], assign: dict, where: _Where) -> str:
