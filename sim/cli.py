@@ -353,7 +353,10 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     print(f"{plan.name}: {len(res.table)} of {len(plan.runs)} run(s) in the table, {ok} ok, "
           f"{len(res.table) - ok} failed; {res.ran} run now, {res.skipped} already done")  # fmt: skip
     print("")
-    print(format_aggregate(plan, res.aggregate))
+    if plan.design == "grid" or len(plan.params) <= 6:
+        print(format_aggregate(plan, res.aggregate))
+    else:  # one different point per run: the per-point table is for reading in a file
+        print(f"mean and 95% CI per point: {out / 'aggregate.txt'} ({len(plan.points)} points)")
     if len(plan.points) > 1 and plan.design != "grid":
         print("")
         print(format_overall(plan, res.table))
