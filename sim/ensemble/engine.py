@@ -91,7 +91,7 @@ class DaskEngine(Engine):
 
         self.cluster = None
         if scheduler:
-            self.client = Client(scheduler, timeout="30s")
+            self.client = Client(scheduler, timeout="10s")
             self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
             self.description = f"Dask cluster at {scheduler} ({self.workers} worker(s))"
         else:

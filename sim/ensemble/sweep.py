@@ -228,28 +228,8 @@ def run_sweep(
     missing) and closed at the end; else everything runs in this process. Ctrl-C writes the
     table of what finished and re-raises ``KeyboardInterrupt``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.yaml").write_text(plan.text if plan.text.endswith("\n") else plan.text + "\n")
-    from sim.report.results import versions
-
-    info = plan.describe() | {"versions": versions()}
-    (out / "sweep.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
-
-    done, old = _read_done(out)
+    done, old = _read_done(out) if out.is_dir() else ({}, None)
     keys = {r.key for r in plan.runs}
-    if old is not None:
-        stale = old[~old["key"].isin(keys)]
-        if len(stale):
-            sp = out / "stale-runs.parquet"
-            prev = pd.read_parquet(sp) if sp.exists() else None
-            both = stale if prev is None else pd.concat([prev, stale], ignore_index=True)
-            _write_parquet(both, sp)
-            if not quiet:
-                print(
-                    f"{len(stale)} row(s) of another sweep in {out / 'runs.parquet'} set aside "
-                    f"in {sp}",
-                    file=sys.stderr,
-                )
     todo: list = []
     seen: set[str] = set()
     for r in plan.runs:
@@ -259,11 +239,19 @@ def run_sweep(
         todo.append(r)
     result = SweepResult(out, pd.DataFrame(), skipped=len(keys) - len(todo))
     own = None
+    if todo and engine is None:  # started before anything is written: a bad --scheduler
+        own = open_engine() if open_engine is not None else InProcess()  # leaves no folder
+        engine = own
     try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "sweep.yaml").write_text(plan.text if plan.text.endswith("\n") else plan.text + "\n")
+        from sim.report.results import versions
+
+        info = plan.describe() | {"versions": versions()}
+        (out / "sweep.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+        if old is not None:
+            _set_aside(old[~old["key"].isin(keys)], out, quiet)
         if todo:
-            if engine is None:
-                own = open_engine() if open_engine is not None else InProcess()
-                engine = own
             result.engine = engine.description
             tasks = [
                 Task(f"run-{r.key}", run_row, (plan.points[r.point].scenario, r.seed, keep_runs))
@@ -279,12 +267,27 @@ def run_sweep(
                 own.close()
             except Exception:
                 pass
-        result.table = build_table(plan, done)
-        _write_parquet(result.table, out / "runs.parquet")
-        (out / JOURNAL).unlink(missing_ok=True)
+        if out.is_dir():
+            result.table = build_table(plan, done)
+            _write_parquet(result.table, out / "runs.parquet")
+            (out / JOURNAL).unlink(missing_ok=True)
     if analyse:
         analyse_sweep(plan, result, fmt, quiet)
     return result
+
+
+def _set_aside(stale: pd.DataFrame, out: Path, quiet: bool) -> None:
+    """Rows of another sweep found in the folder go to ``stale-runs.parquet``, not lost."""
+    if not len(stale):
+        return
+    sp = out / "stale-runs.parquet"
+    prev = pd.read_parquet(sp) if sp.exists() else None
+    _write_parquet(stale if prev is None else pd.concat([prev, stale], ignore_index=True), sp)
+    if not quiet:
+        print(
+            f"{len(stale)} row(s) of another sweep in {out / 'runs.parquet'} set aside in {sp}",
+            file=sys.stderr,
+        )
 
 
 def _execute(plan, out, engine, tasks, done, result, quiet) -> None:
