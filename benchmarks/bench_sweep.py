@@ -14,7 +14,9 @@ Overhead per run = (the sweep's wall time - the sum of the runs' own wall times,
 each task) / runs, on 1 worker: what the engine adds to each run (scheduling, shipping the
 scenario and the row, the journal, the table). It is compared with the wall time of one
 ``--duration`` run (target: under 5%). Speed-up = wall time on 1 worker / wall time on 2 (target:
-at least 1.8 on 2 cores). The clusters are started before the clock starts; their start-up time is
+at least 1.8 on 2 cores). How busy the workers were (the runs' own time / (workers x wall)) tells
+the engine's share of a shortfall from the other processes' share: when other work holds a
+core, each run takes longer on 2 workers than on 1. The clusters are started before the clock starts; their start-up time is
 printed apart. The load average is printed too: other processes on the machine slow the
 2-worker case first.
 """
@@ -95,6 +97,12 @@ def main() -> int:
         f"{100 * (wi - si) / a.runs / per_run:.1f}%"
     )
     print(f"speed-up of 2 workers over 1            : {w1 / results[2][0]:.2f}x (target >= 1.8x)")
+    for n in (1, 2):
+        w, work = results[n]
+        print(
+            f"workers busy, {n} worker(s)               : {100 * work / (n * w):.0f}% of the wall "
+            f"time (a run took {work / a.runs:.2f} s on average)"
+        )
     print(f"rows identical in-process, 1 and 2 workers: {bool(rows)}")
     print(f"aggregate + plots at the end (once)     : {t_analysis:.2f} s")
     print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")

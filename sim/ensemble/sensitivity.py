@@ -140,7 +140,7 @@ def _one(plan: Plan, problem: dict, X: np.ndarray, Y: np.ndarray) -> tuple[dict,
             continue
         rho = float(np.corrcoef(rx, ry)[0, 1])
         half = math.tanh(min(abs(math.atanh(max(min(rho, 0.999999), -0.999999))) + 1.96 / math.sqrt(n - 3), 20)) - abs(rho)  # fmt: skip
-        out["effect"][i], out["mu"][i], out["conf"][i] = abs(rho), rho, half
+        out["effect"][i], out["mu"][i], out["conf"][i] = abs(rho), rho, max(half, 0.0)
     return out, note
 
 
@@ -214,13 +214,16 @@ def _panel(ax, plan: Plan, sens: pd.DataFrame, base: str, name: str, n_top: int)
     if (s["effect"].fillna(0) == 0).all():
         ax.text(0.5, 0.5, f"no input moves it\n({span})", transform=ax.transAxes, ha="center",
                 va="center", fontsize=9.5, color="0.3")  # fmt: skip
+        ax.set_xticks([])
         ax.set_yticks([])
+        for side in ax.spines.values():
+            side.set_color("0.8")
         ax.set_title(f"{label} — {base}", fontsize=10, loc="left")
         return
     s = s.head(n_top).iloc[::-1]
     y = np.arange(len(s))
     colours = [_colour(r) for r in s.itertuples()]
-    err = np.nan_to_num(s["conf"].to_numpy(dtype=float))
+    err = np.clip(np.nan_to_num(s["conf"].to_numpy(dtype=float)), 0.0, None)
     ax.barh(y, s["effect"], color=colours, height=0.7, xerr=err, ecolor="0.25", capsize=2.5)
     ax.set_yticks(y, [_label(k) for k in s["input"]], fontsize=8.5)
     ax.set_xlim(left=0)

@@ -123,7 +123,12 @@ def _plot_one(plan: Plan, df: pd.DataFrame, name: str, out: Path, fmt: str) -> s
                 ax.set_xticks(np.arange(len(xs)), [str(v) for v in xs], rotation=15)
             handles[b.name] = colour
         if p.is_range and p.scale == "log":
+            from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
             ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(_axis_label(p), fontsize=9)
         ax.set_ylabel(ylab, fontsize=9)
         ax.tick_params(labelsize=8)
