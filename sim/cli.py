@@ -6,6 +6,9 @@
     sim list [DIR]
     sim report RUN_DIR
     sim compare A.yaml B.yaml [--seeds N] [--set dotted.key=value ...] [--duration D] [--out DIR]
+                [--workers N] [--scheduler tcp://HOST:PORT]
+    sim sweep SWEEP.yaml [--out DIR] [--workers N] [--scheduler ADDR] [--keep-runs DIR] ...
+    sim sweep SCENARIO --seeds N [--grid key=v1,v2,...]... [--out DIR] ...
 
 A bad scenario (or override) prints one line per problem, ``file:line:col: field: expected ...``,
 and exits with status 2 without a traceback and without writing anything under the results folder.
@@ -244,12 +247,22 @@ def cmd_compare(a: argparse.Namespace) -> int:
         print(f"--seeds: expected a whole number of at least 1, got {a.seeds}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    if a.workers is not None and a.workers < 0:
+        print(f"--workers: expected 0 (this process) or more, got {a.workers}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
     def progress(line: str) -> None:
         if not a.quiet:
             print(line, file=sys.stderr, flush=True)
 
     try:
-        res = compare(scenarios[0], scenarios[1], a.seeds, (a.a, a.b), overrides, progress=progress)
+        with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
+            res = compare(
+                scenarios[0], scenarios[1], a.seeds, (a.a, a.b), overrides, progress, engine
+            )
+    except _EngineError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception:
         print(traceback.format_exc(), file=sys.stderr)
         print("compare failed: a run raised (traceback above)", file=sys.stderr)
@@ -258,6 +271,116 @@ def cmd_compare(a: argparse.Namespace) -> int:
     print(format_table(res))
     print("")
     print(f"results   {folder}")
+    return 0
+
+
+class _EngineError(Exception):
+    """The engine could not start (no scheduler at the address, ...): one clean line."""
+
+
+def _open_engine(workers: int | None, scheduler: str | None, quiet: bool = False):
+    """The sweep engine of ``--workers`` / ``--scheduler`` (``--workers 0``: this process)."""
+    from sim.ensemble.engine import default_workers, open_engine
+
+    n = default_workers() if workers is None else workers
+    try:
+        eng = open_engine(n, scheduler)
+    except Exception as e:
+        where = f"--scheduler {scheduler}" if scheduler else f"--workers {n}"
+        raise _EngineError(f"{where}: cannot start the engine ({type(e).__name__}: {e})") from e
+    if not quiet:
+        print(f"engine    {eng.description}", file=sys.stderr, flush=True)
+    return eng
+
+
+def _is_sweep_file(path: str) -> bool:
+    """A sweep file names its ``base``; anything else is taken as a scenario (quick form)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and "base" in data
+
+
+def cmd_sweep(a: argparse.Namespace) -> int:
+    """Run a sweep (a sweep file, or a scenario with --seeds/--grid) into its folder, resuming."""
+    from sim.ensemble import sensitivity
+    from sim.ensemble.sweep import format_aggregate, format_overall, run_sweep
+    from sim.ensemble.sweepfile import load_sweep, quick_sweep
+
+    extra = list(a.set) + ([f"run.duration={a.duration}"] if a.duration else [])
+    problems: list[str] = []
+    if a.workers is not None and a.workers < 0:
+        problems.append(f"--workers: expected 0 (this process) or more, got {a.workers}")
+    if a.seeds is not None and a.seeds < 1:
+        problems.append(f"--seeds: expected a whole number of at least 1, got {a.seeds}")
+    if a.seed is not None and not 0 <= a.seed < 2**64:
+        problems.append(f"--seed: expected a whole number from 0 to 2^64 - 1, got {a.seed}")
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    sweep_file = not a.grid and _is_sweep_file(a.file)
+    try:
+        if sweep_file:
+            plan = load_sweep(a.file, extra, a.seeds, a.seed)
+        else:
+            plan = quick_sweep(a.file, a.seeds or 3, a.grid, extra, a.seed)
+    except ScenarioError as e:
+        for p in e.problems:
+            print(p, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = Path(a.out) if a.out else Path("results") / f"sweep-{plan.name}"
+    if out.exists() and not out.is_dir():
+        print(f"--out {out}: exists and is not a folder", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not a.quiet:
+        n = len(plan.runs)
+        print(
+            f"sweep     {plan.name}: {len(plan.points)} point(s) x {plan.replicates} "
+            f"replicate(s) = {n} run(s), design {plan.design}, seed {plan.seed} -> {out}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def engine():
+        return _open_engine(a.workers, a.scheduler, a.quiet)
+
+    try:
+        res = run_sweep(plan, out, open_engine=engine, keep_runs=a.keep_runs, quiet=a.quiet,
+                        fmt=a.format)  # fmt: skip
+    except _EngineError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: the runs that finished are in {out / 'runs.parquet'}; run the same "
+            "command again to run the rest",
+            file=sys.stderr,
+        )
+        return 130
+    ok = int((res.table["status"] == "ok").sum())
+    print(f"{plan.name}: {len(res.table)} of {len(plan.runs)} run(s) in the table, {ok} ok, "
+          f"{len(res.table) - ok} failed; {res.ran} run now, {res.skipped} already done")  # fmt: skip
+    print("")
+    if plan.design == "grid" or len(plan.params) <= 6:
+        print(format_aggregate(plan, res.aggregate))
+    else:  # one different point per run: the per-point table is for reading in a file
+        print(f"mean and 95% CI per point: {out / 'aggregate.txt'} ({len(plan.points)} points)")
+    if len(plan.points) > 1 and plan.design != "grid":
+        print("")
+        print(format_overall(plan, res.table))
+    if res.sensitivity is not None:
+        print("")
+        print(f"sensitivity ({sensitivity.METHOD[plan.design]}), top 5 inputs per figure")
+        print(sensitivity.format_top(plan, res.sensitivity))
+    print("")
+    print(f"results   {out}")
+    if ok < len(res.table):
+        print(f"{len(res.table) - ok} run(s) failed: see the 'error' column of "
+              f"{out / 'runs.parquet'}; run the same command again to retry them", file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 
@@ -341,8 +464,68 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default="results", help="results folder (default: results)")
     c.add_argument("--format", choices=["png", "svg"], default="png")
     c.add_argument("--quiet", action="store_true", help="no progress lines")
+    _engine_args(c)
     c.set_defaults(fn=cmd_compare)
+    w = sub.add_parser(
+        "sweep",
+        help="many seeded runs over parameters, with confidence intervals and sensitivity",
+        description="Run a sweep file (base scenarios, parameters, replicates, figures to keep; "
+        "see sweeps/), or a scenario over --seeds N seeds and --grid values. Writes runs.parquet "
+        "(a row per run), the aggregate table (mean and 95%% CI per point), plots, and for "
+        "ranges the sensitivity and tornado plots. Re-running into the same --out folder runs "
+        "only what is missing or failed.",
+    )
+    w.add_argument("file", metavar="SWEEP.yaml|SCENARIO")
+    w.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="replicates per point (a sweep file's 'replicates'; quick form default 3)",
+    )
+    w.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="quick form: sweep a key (any key --set takes) over these values",
+    )
+    w.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of every base scenario, e.g. --set run.duration=10m",
+    )
+    w.add_argument("--duration", default=None, help="simulated time of every run, e.g. 10m")
+    w.add_argument("--seed", type=int, default=None, help="root seed (default: the sweep's, or 1)")
+    w.add_argument("--out", default=None, help="the sweep's folder (default: results/sweep-NAME)")
+    w.add_argument(
+        "--keep-runs",
+        default=None,
+        metavar="DIR",
+        help="also write each run's folder there (on the workers' file system)",
+    )
+    w.add_argument("--format", choices=["png", "svg"], default="png")
+    w.add_argument("--quiet", action="store_true", help="no progress")
+    _engine_args(w)
+    w.set_defaults(fn=cmd_sweep)
     return ap
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes of the local Dask cluster (default: the machine's cores; "
+        "0: run in this process)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="use this running Dask cluster instead (see the README: dask scheduler / dask worker)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,10 @@ def test_compare_against_itself_is_exactly_zero(tmp_path, capsys):
     """A scenario compared with itself gives differences and CI bounds of exactly zero."""
     a = _write(tmp_path, "quorum", "storage: {quorum: 2}")
     out = tmp_path / "out"
-    rc = main(["compare", a, a, "--seeds", "2", "--duration", "60s", "--out", str(out), "--quiet"])
+    rc = main(
+        ["compare", a, a, "--seeds", "2", "--duration", "60s", "--out", str(out), "--quiet"]
+        + ["--workers", "0"]
+    )
     assert rc == 0
     (folder,) = out.iterdir()
     assert folder.name.startswith("compare-quorum-vs-quorum-")

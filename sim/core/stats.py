@@ -60,3 +60,17 @@ def paired(a: list[float | None], b: list[float | None]) -> dict:
 def _mean(x: np.ndarray) -> float | None:
     x = x[np.isfinite(x)]
     return float(x.mean()) if len(x) else None
+
+
+def mean_ci(values) -> tuple[int, float | None, float | None]:
+    """``(n, mean, half-width of the 95% t interval)`` of the finite values; the half-width is
+    None with fewer than two values, the mean None with none."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    n = int(len(x))
+    if n == 0:
+        return 0, None, None
+    mean = float(x.mean())
+    if n < 2:
+        return n, mean, None
+    return n, mean, t975(n - 1) * float(x.std(ddof=1)) / math.sqrt(n)

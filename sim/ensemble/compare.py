@@ -15,8 +15,12 @@ produce and end-to-end latency CDFs of both designs overlaid (all seeds pooled),
 produce latency per second of both designs (the median over seeds, with the range over seeds
 shaded when there are several).
 
+The runs go to the sweep engine (:mod:`sim.ensemble.engine`: this process, a ``LocalCluster`` or a
+Dask cluster; ``--workers`` and ``--scheduler``). Each run is reduced where it ran to its summary,
+two latency histograms and its p99 timeline (``compare_task``); the ledger never travels. The
+results are folded in seed order, so the comparison is the same on every engine.
+
 Like ``sim.report.results``, the folder is written under a hidden name and renamed when complete.
-Unlike ``sim.report.plots`` this module runs the model, so it imports it.
 """
 
 from __future__ import annotations
@@ -36,10 +40,11 @@ from matplotlib import transforms
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from sim.core.stats import Z975, paired, t975  # noqa: F401 - re-exported
+from sim.core.stats import T975, Z975, paired, t975  # noqa: F401 - re-exported
+from sim.ensemble.engine import Engine, InProcess, Task
+from sim.ensemble.sweepfile import package_version, run_key
 from sim.report import plots
 from sim.report.results import versions
-from sim.run.runner import RunResult, run
 from sim.scenario import Scenario, to_yaml
 
 # (key, label, unit, how to read it from a summary)
@@ -55,7 +60,6 @@ METRICS: list[tuple[str, str, str, Callable[[dict], float | None]]] = [
     ("duplicated_records", "duplicated records", "", lambda s: s["records"]["duplicated"]),
 ]
 
-# two-sided 95% quantiles of Student's t, t_{0.975, df}, df = 1..30 (standard tables)
 # latency histograms: log-spaced bins, 100 per decade from 0.1 ms to 10^7 ms (2.3% wide)
 HIST_EDGES_MS = np.logspace(-1, 7, 801)
 
@@ -75,23 +79,40 @@ class Design:
     faults: list[dict] = field(default_factory=list)
     destroyed: list[str] = field(default_factory=list)
 
-    def add(self, res: RunResult) -> None:
-        """Fold one run in (the run's tables are dropped afterwards)."""
-        s = res.summary
-        self.summaries.append(s)
+    def add(self, part: dict) -> None:
+        """Fold in one run, as reduced by ``compare_task`` (the run's tables stay on the worker)."""
+        self.summaries.append(part["summary"])
         if len(self.summaries) == 1:  # the first seed's faults shade the timeline
-            self.faults = res.faults
-            self.destroyed = list(res.topology.get("destroyed", []))
-        warm = res.scenario.run.warmup
-        lat = plots.produce_latency(res.requests, warm)["latency_ms"].to_numpy()
-        self.produce_hist += _hist(lat)
-        self.e2e_hist += _hist(plots.e2e_latency(res.requests, res.receipts, warm))
-        every = plots.produce_latency(res.requests, 0.0)
-        width = plots.bin_width(self.duration)
-        _, q = plots.per_second_quantiles(
-            every["send_s"], every["latency_ms"], [0.99], self.duration, width
-        )
-        self.p99.append(q[0])
+            self.faults = part["faults"]
+            self.destroyed = list(part["destroyed"])
+        self.produce_hist += part["produce_hist"]
+        self.e2e_hist += part["e2e_hist"]
+        self.p99.append(np.asarray(part["p99"], dtype=float))
+
+
+def compare_task(scenario: dict, seed: int) -> dict:
+    """One run of a comparison, reduced on the worker to what the table and the figures need:
+    the summary, the two latency histograms and the p99 per second (a pure function of its
+    arguments, apart from the summary's wall times)."""
+    from sim.run.runner import run
+
+    sc = Scenario.model_validate(scenario)
+    res = run(sc, int(seed))
+    warm = sc.run.warmup
+    lat = plots.produce_latency(res.requests, warm)["latency_ms"].to_numpy()
+    every = plots.produce_latency(res.requests, 0.0)
+    width = plots.bin_width(sc.run.duration)
+    _, q = plots.per_second_quantiles(
+        every["send_s"], every["latency_ms"], [0.99], sc.run.duration, width
+    )
+    return {
+        "summary": res.summary,
+        "faults": res.faults,
+        "destroyed": list(res.topology.get("destroyed", [])),
+        "produce_hist": _hist(lat),
+        "e2e_hist": _hist(plots.e2e_latency(res.requests, res.receipts, warm)),
+        "p99": q[0],
+    }
 
 
 def _hist(v_ms: np.ndarray) -> np.ndarray:
@@ -113,20 +134,44 @@ def compare(
     files: tuple[str, str] = ("", ""),
     overrides: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: Engine | None = None,
 ) -> dict:
-    """Run both designs on the same seeds and return the comparison (see the module docs)."""
+    """Run both designs on the same seeds and return the comparison (see the module docs).
+
+    The runs go to ``engine`` (default: this process); each comes back reduced to its summary,
+    latency histograms and p99 timeline, and they are folded in seed order, so the result does
+    not depend on the engine."""
     if n_seeds < 1:
         raise ValueError("n_seeds must be at least 1")
     seeds = seeds_for(sc_a, n_seeds)
     designs = [
         Design(sc.name, f, sc, sc.run.duration) for sc, f in ((sc_a, files[0]), (sc_b, files[1]))
     ]
+    version = package_version()
+    dumps = [d.scenario.model_dump(mode="json") for d in designs]
+    tasks, want = [], []  # want: (design, seed, task key) in table order
     for seed in seeds:
-        for tag, d in zip("AB", designs, strict=True):
-            t0 = time.perf_counter()
-            d.add(run(d.scenario, seed))
-            if progress is not None:
-                progress(f"{tag} {d.name} seed {seed}: {time.perf_counter() - t0:.1f} s")
+        for di, dump in enumerate(dumps):
+            key = f"compare-{run_key(dump, seed, version)}"
+            tasks.append(Task(key, compare_task, (dump, seed)))
+            want.append((di, seed, key))
+    got: dict[str, dict] = {}
+    eng = engine if engine is not None else InProcess()
+    t0 = time.perf_counter()
+    for task, part, err in eng.run(tasks):
+        if err is not None:
+            raise RuntimeError(f"a run of the comparison failed:\n{err}")
+        got[task.key] = part
+        if progress is not None:
+            for di, seed, key in want:
+                if key == task.key:
+                    tag = "AB"[di]
+                    progress(
+                        f"{tag} {designs[di].name} seed {seed}: done at "
+                        f"{time.perf_counter() - t0:.1f} s"
+                    )
+    for di, _, key in want:  # folded in seed order, whatever order the runs finished in
+        designs[di].add(got[key])
     a, b = designs
     rows = []
     for key, label, unit, get in METRICS:
