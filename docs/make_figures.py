@@ -2,8 +2,8 @@
 
     python docs/make_figures.py
 
-Runs scenarios/nuke-leader-region.yaml and scenarios/soft-failure-slow-table.yaml (seed 1, as
-shipped) into a temporary folder and copies two plots of each into docs/img/.
+Runs scenarios/leader-control-plane-to-zero.yaml, nuke-leader-region.yaml and
+soft-failure-slow-table.yaml (seed 1, as shipped) into a temporary folder and copies two plots of each into docs/img/.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = {
+    "leader-control-plane-to-zero": ["produce_latency", "leader_timeline"],
     "nuke-leader-region": ["produce_latency", "leader_timeline", "topology"],
     "soft-failure-slow-table": ["produce_latency"],
 }

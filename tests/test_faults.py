@@ -103,14 +103,21 @@ def test_bucket_errors_are_retried():
 
 
 def test_table_slow_in_leader_region_moves_leadership_by_detection():
-    """The leader region's table slows down: the detector calls it degraded and the lease moves."""
+    """The leader region's table replica slows down (it is not the table's internal leader, which
+    would slow every region alike): the detector calls it degraded and the lease moves."""
     res = run_small(
-        {"faults": [F(kind="table-slow", target="leader", at=30, duration=90, add="400ms")]}, 120
+        {
+            "table.leader_region": "us-east-2",
+            "control_plane.preference": "us-east-1",
+            "faults": [F(kind="table-slow", target="leader", at=30, duration=90, add="400ms")],
+        },
+        120,
     )
     tl = res.summary["leader"]["timeline"]
     assert tl[1][1] != "us-east-1"
-    # detection needs soft_failure_window (10 s) of slow operations after the EWMA crosses
-    assert 35 < tl[1][0] < 30 + 10 + 5
+    # pinned: only the detector moves it: the latency EWMA (tau 20 s) crosses 250 ms about
+    # 17 s in, then soft_failure_window (10 s) of slow operations
+    assert 35 < tl[1][0] < 30 + 17 + 10 + 8
     assert "degraded" in " ".join(res.events["text"])
 
 
@@ -270,9 +277,10 @@ def test_consumers_move_read_from_the_new_region():
     before and after from its own region's bucket, and it still receives every committed file."""
     res = run_small(
         {
+            "workload.read_from": "nearest",
             "faults": [
                 F(kind="consumers-move", target="us-west-2", to="us-east-1", at=20, duration=30)
-            ]
+            ],
         },
         80,
     )
@@ -327,9 +335,9 @@ def test_drawn_onsets_come_from_the_seed():
 def test_replication_paused_delays_eventual_metadata():
     """Eventual table: while replication out of the leader's region is paused, its commits
     exist only there, so losing that region loses all of them (not just a lag's worth)."""
-    # us-west-2 leads from about 12 s (the eventual table's election, seed 7)
-    loss = [{"kind": "region-outage", "target": "us-west-2", "at": 40, "data": "destroyed"}]
-    paused = [F(kind="replication-paused", target="us-west-2", at=20, duration=40)]
+    # us-east-2 leads from about 0.5 s (the eventual table's election, seed 7)
+    loss = [{"kind": "region-outage", "target": "us-east-2", "at": 40, "data": "destroyed"}]
+    paused = [F(kind="replication-paused", target="us-east-2", at=20, duration=40)]
     base = run_small({"table.kind": "eventual", "faults": loss}, 60)
     res = run_small({"table.kind": "eventual", "faults": paused + loss}, 60)
     lost, lost_base = (r.summary["rpo"]["lost_acked_records"] for r in (res, base))

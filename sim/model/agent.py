@@ -11,9 +11,12 @@ flushes everything buffered as one file. Each file then goes through, in its own
    the offsets in a fenced group commit.
 3. **Acknowledgement** to the producers, only once both the quorum and the commit succeeded.
 
-If the file cannot complete before its oldest request's ``request_timeout`` the producers give up
-on that attempt and retry (:class:`sim.model.producers.RetryRouter`); a commit that lands after
-that still counts in the log (a duplicate if the retry lands too). Model time is spent only per
+If the file cannot complete within the agent's own bound (``request_bound``, 5 s, an estimate;
+never longer than the producers' ``request_timeout``) from its oldest request's arrival, the
+agent answers its requests with an error and the producers retry
+(:class:`sim.model.producers.RetryRouter`); a commit that lands after that still counts in the
+log (a duplicate if the retry lands too, unless the producers are idempotent: see
+``sim.run.checks.duplicates``). Model time is spent only per
 file, never per request or record: a file's requests are numpy arrays updated in one assignment.
 """
 
@@ -60,6 +63,12 @@ class Agent(Component):
     def request_timeout(self) -> float:
         """The producers' request timeout (their view of how long a file may take)."""
         return self.router.cfg.request_timeout
+
+    @property
+    def bound(self) -> float:
+        """How long after a request's arrival the agent answers it with an error if its file
+        is not durable and committed by then: its own bound, or the producers' timeout."""
+        return min(self.cfg.request_bound, self.router.cfg.request_timeout)
 
     # -- buffering -----------------------------------------------------------------------------
     def _collect(self, now: float) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +178,7 @@ class Agent(Component):
         t0 = env.now
         n_records = size // self.router.cfg.record_size
         led.add_attempts(ids, arrive, fid)
-        deadline = float(arrive.min()) + self.request_timeout
+        deadline = float(arrive.min()) + self.bound
         files.add(fid, self.idx, self.region_index[self.region], len(ids), n_records, size, t0)
         # the commit's first hop, to the control plane believed to lead (chosen at flush)
         target, hop = self.commits.first_hop(t0)
@@ -205,9 +214,11 @@ class Agent(Component):
         if res is None or res.outcome != "ok" or now > deadline:
             reason = "commit timed out" if res is None else f"commit {res.outcome}"
             if res is not None and res.outcome == "ok":
-                reason = "committed after the producers' request timeout"
+                reason = "committed after the agent's bound"
             files.fail(fid, F_FAILED, reason)
-            self.router.retry(ids, np.full(len(ids), max(now, deadline)))
+            # the agent answers with an error (at its bound at the latest); the producer retries
+            t_err = max(now, deadline) + 0.5 * self.net.zone_rtt(self.zone, self.zone)
+            self.router.retry(ids, np.full(len(ids), t_err))
             return
         t_ack = now + 0.5 * self.net.zone_rtt(self.zone, self.zone)
         files.set(fid, "status", F_ACKED)

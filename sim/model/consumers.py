@@ -2,10 +2,20 @@
 
 One consumer per region by default. A consumer learns of a committed file when its agent next
 polls the control plane (every ``poll_interval``, uniformly out of phase: 400 ms, an estimate
-calibrated against the published end-to-end latency) plus one metadata read, then GETs it from
-the nearest bucket that holds it. Receipts are computed after the run, vectorised, from the
-commit times and the buckets' histories in the ledger: no event per file. Each GET is counted in
-the ledger with its bytes.
+calibrated against the published end-to-end latency) plus one strongly consistent metadata read
+(what that read costs in the table's kind: in MRSC a round trip to the table's internal leader,
+:meth:`sim.model.table.MetadataTable.strong_read_rtt`), then GETs it from a bucket that holds
+it, chosen by ``read_from``:
+
+- ``first-listed`` (default): the first bucket of the storage list that holds the file, wherever
+  the consumer is. The vendor names reading from the co-located bucket as future work (to make
+  the multi-region setup cheaper), which suggests reads are not placed by proximity today; which
+  bucket it does read is not published, so this is an estimate of the shipping behaviour.
+- ``nearest``: the nearest bucket that holds the file (the future work).
+
+Receipts are computed after the run, vectorised, from the commit times, the table leader's
+timeline and the buckets' histories in the ledger: no event per file. Each GET is counted in the
+ledger with its bytes, and each metadata poll as one table read.
 """
 
 from __future__ import annotations
@@ -43,12 +53,22 @@ class Consumer(Component):
         return [(ts[i], ts[i + 1], self._moves_r[i]) for i in range(len(self._moves_r))]
 
 
+READ_FROM = ("first-listed", "nearest")
+
+
 def receipts(
     consumers: list[Consumer], files: pd.DataFrame, copy: np.ndarray, ledger, net, buckets,
-    poll_interval: float, local, gen: np.random.Generator, duration: float,
+    poll_interval: float, table, gen: np.random.Generator, duration: float,
+    read_from: str = "first-listed",
 ) -> pd.DataFrame:  # fmt: skip
     """When each consumer received each committed file, and from which bucket (vectorised,
-    after the run); every GET is counted in the ledger with its bytes."""
+    after the run); every GET is counted in the ledger with its bytes, every metadata poll as a
+    table read."""
+    if read_from not in READ_FROM:
+        raise ValueError(f"unknown read placement {read_from!r}")
+    local = table.local
+    lead_t = np.array([t for t, _ in ledger.table_leader] or [0.0])
+    lead_r = [r for _, r in ledger.table_leader] or [table.leader_region]
     empty = pd.DataFrame({"file_id": [], "consumer": [], "receipt_s": [], "bucket": []})
     if len(files) == 0:
         return empty
@@ -63,12 +83,25 @@ def receipts(
     for ci, c in enumerate(consumers):
         disc = tcommit + gen.random(len(idx)) * poll_interval
         disc += local.median_s * np.exp(local.sigma * gen.standard_normal(len(idx)))
+        # the poll's strongly consistent read: its round trip depends on the table leader then
+        li = np.maximum(np.searchsorted(lead_t, disc, side="right") - 1, 0)
+        for seg_start, seg_end, region in c.region_segments(duration):
+            seg = (disc >= seg_start) & (disc < seg_end)
+            for k in np.unique(li[seg]):
+                m = seg & (li == k)
+                disc[m] += table.strong_read_rtt(region, lead_r[k])[0]
+            span = max(0.0, min(seg_end, duration) - max(seg_start, 0.0))
+            dst = table.strong_read_rtt(region, table.leader_region)[1]
+            ledger.count_op("table_read", table.kind, region, dst, int(span / poll_interval))
         alive = c.up_mask(disc)
         receipt = np.full(len(idx), np.nan)
         source = np.full(len(idx), -1, dtype=np.int16)
         for seg_start, seg_end, region in c.region_segments(duration):
             todo = alive & (disc >= seg_start) & (disc < seg_end)
-            for br in net.nearest(region, bucket_regions):
+            order = (
+                net.nearest(region, bucket_regions) if read_from == "nearest" else bucket_regions
+            )
+            for br in order:
                 j = bucket_regions.index(br)
                 b = buckets[j]
                 have = todo & (copy[idx, j] <= disc) & b.up_mask(disc)

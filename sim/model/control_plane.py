@@ -4,7 +4,9 @@ One ``ControlPlane`` per region: a pool of stateless instances (``instances`` x 
 requests at once, each with a service time) that read and write the metadata table through the
 region's own endpoint. Two processes run in each:
 
-- ``_elect`` every ``renew_interval``: one conditional table write that publishes the region's
+- ``_elect`` every ``renew_interval``: one strongly consistent table read (the lease, the
+  health records and the log's tail: how a follower keeps up, priced and timed as the table
+  kind's strong read), then one conditional table write that publishes the region's
   health (its measured table latency, an EWMA) and reads or updates the lease item. The holder
   renews; a follower takes an expired lease with ``epoch + 1``; the election is *rigged*: the
   preferred region may take an expired lease at once, others only ``non_preferred_delay`` later;
@@ -235,13 +237,25 @@ class ControlPlane(Component):
                 self._leader = False
                 yield env.timeout(cfg.renew_interval)
                 continue
+            t_loop = env.now
+            # keep up: one strongly consistent read of the lease, the health records and the
+            # log's tail (what a follower needs to take over at once), priced as such a read
+            read = table.plan_read(self.region)
+            self._count_reads(read, 1)
+            if read is None or read.error:
+                wait = table.op_timeout if read is None else read.latency
+                yield env.timeout(wait)
+                self._renew_failed(None if read is None else read.latency)
+                yield env.timeout(max(0.0, cfg.renew_interval - wait))
+                continue
+            yield env.timeout(read.latency)
             t0 = env.now
             plan = table.plan_write(self.region)
             self._count_writes(plan, 1)
             if plan is None:
                 yield env.timeout(table.op_timeout)
                 self._renew_failed(None)
-                yield env.timeout(max(0.0, cfg.renew_interval - table.op_timeout))
+                yield env.timeout(max(0.0, cfg.renew_interval - (env.now - t_loop)))
                 continue
             yield env.timeout(plan.latency)
             now = env.now
@@ -251,13 +265,13 @@ class ControlPlane(Component):
                 or not table.still_valid(plan, t0, now)
             ):
                 self._renew_failed(plan.latency if plan.error else None)
-                yield env.timeout(max(0.0, cfg.renew_interval - plan.latency))
+                yield env.timeout(max(0.0, cfg.renew_interval - (env.now - t_loop)))
                 continue
             self._observe(plan.latency)
             self._detect_soft_failure(now)
             table.write_health(self.region, now, self.latency_ewma, self.degraded)
             self._lease_step(t0, now)
-            yield env.timeout(max(0.0, cfg.renew_interval - plan.latency))
+            yield env.timeout(max(0.0, cfg.renew_interval - (env.now - t_loop)))
 
     def _count_writes(self, plan, n: int) -> None:
         """Record ``n`` table writes from this region (to the region that took part first)."""
@@ -266,6 +280,12 @@ class ControlPlane(Component):
         self.ledger.count_op(
             "table_write", table.kind, self.region, dst, n, replicas=table.data_replicas
         )
+
+    def _count_reads(self, plan, n: int) -> None:
+        """Record ``n`` strongly consistent table reads from this region."""
+        table = self.table
+        dst = plan.participants[-1] if plan is not None else table.leader_region
+        self.ledger.count_op("table_read", table.kind, self.region, dst, n)
 
     def _renew_failed(self, error_latency: float | None) -> None:
         """A lease operation failed: keep believing only until the last lease runs out.

@@ -118,12 +118,19 @@ class Plan:
     """How one table operation will go: its latency, the regions that take part, and whether
     it ends in an error (a replica failing a fraction of operations answers fast, with an error)."""
 
-    __slots__ = ("latency", "participants", "error")
+    __slots__ = ("latency", "participants", "error", "entry")
 
-    def __init__(self, latency: float, participants: tuple[str, ...], error: bool = False):
+    def __init__(
+        self,
+        latency: float,
+        participants: tuple[str, ...],
+        error: bool = False,
+        entry: str | None = None,
+    ):
         self.latency = latency
         self.participants = participants
         self.error = error
+        self.entry = entry  # the caller's region when it called another region's endpoint
 
 
 class MetadataTable:
@@ -184,14 +191,92 @@ class MetadataTable:
 
     def plan_write(self, region: str) -> Plan | None:
         """The latency and participants of a write from ``region`` now; None if it cannot commit."""
-        plan = self._plan_write(region)
-        if plan is not None:
-            rep = self.replicas[region]
-            if rep.error_rate and self.block.uniform() < rep.error_rate:
-                return Plan(self._local_time(region) * 0.5, plan.participants, True)
+        return self._plan(region, read=False)
+
+    def plan_read(self, region: str) -> Plan | None:
+        """A strongly consistent read from ``region`` now (eventual: a local read); None if the
+        table cannot serve it. MRSC: "write and strongly consistent read latencies depend on the
+        Regions you choose because these operations require cross-Region communication" (AWS,
+        global tables, how it works): a read confirms with the internal leader, the same round
+        trip as a write. Spanner: a strong read asks the leader for a timestamp (one round trip
+        to the leader region). Single-region: the home region. Eventual: the local replica."""
+        return self._plan(region, read=True)
+
+    def strong_read_rtt(self, region: str, leader: str) -> tuple[float, str]:
+        """The network part of a strongly consistent read from ``region`` while ``leader`` is
+        the internal leader (default leader, home), on base RTTs with every replica up, and
+        the region the read reaches last (for the consumers' polls, computed after the run)."""
+        base = self.net.base_s
+        data = [r for r in self.regions if r != self.witness]
+        if self.kind == "single-region":
+            return (0.0 if region == leader else base[(region, leader)]), leader
+        if self.kind == "eventual":
+            if region in self.regions:
+                return 0.0, region
+            via = self.net.nearest(region, data)[0]
+            return base[(region, via)], via
+        if self.kind == "spanner":
+            return (0.0 if region == leader else base[(region, leader)]), leader
+        via = region if region in data else self.net.nearest(region, data)[0]
+        hop = 0.0 if via == region else base[(region, via)]
+        if via == leader:
+            others = [r for r in self.regions if r != leader]
+            partner = self.net.nearest(leader, others)[0]
+            return hop + base[(leader, partner)], partner
+        return hop + base[(via, leader)], leader
+
+    def entry(self, region: str) -> str | None:
+        """The replica region whose endpoint a client in ``region`` calls: its own region's
+        replica when that holds data; from a witness region (AWS: a witness "does not support
+        reads or writes") or a region without a replica, the nearest live data replica (the
+        caller pays the round trip to it). None if none is reachable."""
+        if self.kind == "single-region":
+            return region
+        data = [r for r in self.regions if r != self.witness]
+        if region in data:
+            return region
+        live = [r for r in data if self._live(r, region)]
+        return self.net.nearest(region, live)[0] if live else None
+
+    def _plan(self, region: str, read: bool) -> Plan | None:
+        via = self.entry(region)
+        if via is None:
+            return None
+        plan = self._plan_at(via, read)
+        if plan is None:
+            return None
+        if via != region:
+            # a witness region's (or replica-less region's) client calls another region's
+            # endpoint: it pays that round trip, and needs that path
+            plan = Plan(
+                plan.latency + self.net.rtt(region, via),
+                plan.participants,
+                plan.error,
+                entry=region,
+            )
+        error_rate = self._error_rate(via)
+        if error_rate and self.block.uniform() < error_rate:
+            return Plan(self._local_time(via) * 0.5, plan.participants, True, plan.entry)
         return plan
 
-    def _plan_write(self, region: str) -> Plan | None:
+    def _error_rate(self, via: str) -> float:
+        """Fraction of operations failing: the entry replica's, and in MRSC and Spanner also the
+        leader replica's, which takes part in every write and strong read."""
+        ok = 1.0 - self.replicas[via].error_rate
+        if self.kind in ("mrsc", "spanner") and self.leader_region != via:
+            ok *= 1.0 - self.replicas[self.leader_region].error_rate
+        return 1.0 - ok
+
+    def _leader_local_time(self, region: str) -> float:
+        """One local operation at ``region``'s replica that the internal leader also takes part
+        in: a slow leader replica slows it (MRSC: the leader is in every quorum)."""
+        rep = self.replicas[region].slowdown
+        lead = self.replicas[self.leader_region].slowdown
+        if lead is None or region == self.leader_region:
+            return self.local.sample(self.block, rep)
+        return self.local.sample(self.block, lead if rep is None else rep.combine(lead))
+
+    def _plan_at(self, region: str, read: bool) -> Plan | None:
         rep = self.replicas[region]
         if not rep.is_up:
             return None
@@ -199,11 +284,13 @@ class MetadataTable:
         if kind in ("mrsc", "spanner") and not self.leader_roles[self.leader_region].is_up:
             return None
         if kind == "mrsc":
-            if region not in self.regions:
+            if region not in self.regions or region == self.witness:
                 return None
             leader = self.leader_region
             if region == leader:
-                # replicate to every other live replica, return at the first acknowledgement
+                # replicate to (or, for a read, confirm leadership with) the other live
+                # replicas, and return at the first acknowledgement: a witness takes part in
+                # the quorum
                 others = [r for r in self.regions if r != region and self._live(r, region)]
                 if not others:
                     return None
@@ -214,11 +301,16 @@ class MetadataTable:
                     return None
                 partner = leader
                 rtt = self.net.rtt(region, leader)
-            return Plan(self._local_time(region) + rtt, (region, partner))
+            return Plan(self._leader_local_time(region) + rtt, (region, partner))
         if kind == "spanner":
             leader = self.leader_region
             if not self._live(leader, region):
                 return None
+            if read:
+                lat = self._local_time(region)
+                if region != leader:
+                    lat += self.net.rtt(region, leader)
+                return Plan(lat, (region, leader))
             voters = [r for r in self.regions if r != leader and self._live(r, leader)]
             if not voters:
                 return None
@@ -241,6 +333,8 @@ class MetadataTable:
     def still_valid(self, plan: Plan, t0: float, t1: float) -> bool:
         """Whether every replica and path an operation relied on stayed up over [t0, t1]."""
         first = plan.participants[0]
+        if plan.entry is not None and not self.net.path_ok_throughout(plan.entry, first, t0, t1):
+            return False
         for r in plan.participants:
             if not self.replicas[r].up_throughout(t0, t1):
                 return False

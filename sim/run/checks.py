@@ -184,12 +184,64 @@ def lost_acked(
     return cand[~cand["request_id"].isin(saved)]
 
 
-def duplicates(attempts: pd.DataFrame, readable: np.ndarray, n_requests: int) -> np.ndarray:
-    """Ids of requests present in more than one readable committed file (records appear twice)."""
+def duplicates(
+    attempts: pd.DataFrame, readable: np.ndarray, n_requests: int, idempotent: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """(duplicated, deduplicated): ids of requests present in more than one readable committed
+    file (their records appear twice), and of those an idempotent producer's sequence numbers
+    kept out of the log.
+
+    With Kafka's idempotent producer (``enable.idempotence``, default since 3.0) every attempt
+    of a request carries the same producer id and sequence number, and the broker (here the
+    control plane, which assigns offsets) drops a batch whose sequence it has already committed:
+    only the first committed copy is in the log. So with ``idempotent`` the first list is empty
+    and the second holds the retries it dropped; without, the first holds them.
+    """
     rid = attempts["request_id"].to_numpy()
     in_log = readable[attempts["file_id"].to_numpy()]
     counts = np.bincount(rid[in_log], minlength=n_requests)
-    return np.where(counts > 1)[0]
+    twice = np.where(counts > 1)[0]
+    if idempotent:
+        return twice[:0], twice
+    return twice, twice[:0]
+
+
+def blocked_time(
+    requests: pd.DataFrame, n_producers: int, buffer_bytes: int, max_block: float, end: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per producer: seconds its buffer was full (Kafka ``buffer.memory``: bytes sent and not
+    yet acknowledged or failed), when ``send()`` blocks the application; and how many of those
+    full stretches lasted longer than ``max_block`` (Kafka ``max.block.ms``: the blocked send
+    fails). Measured after the run from the request table: the model does not hold the
+    producer's later sends back while it is full (see docs/model.md)."""
+    blocked = np.zeros(n_producers)
+    timeouts = np.zeros(n_producers, dtype=np.int64)
+    if requests.empty:
+        return blocked, timeouts
+    prod = requests["producer"].to_numpy()
+    send = requests["send_s"].to_numpy()
+    stop = np.nan_to_num(requests["end_s"].to_numpy(), nan=end)
+    stop = np.minimum(np.maximum(stop, send), end)
+    nbytes = requests["bytes"].to_numpy().astype(np.float64)
+    for p in range(n_producers):
+        m = prod == p
+        if not m.any():
+            continue
+        t = np.concatenate([send[m], stop[m]])
+        d = np.concatenate([nbytes[m], -nbytes[m]])
+        order = np.lexsort((-d, t))  # at equal times, bytes in before bytes out
+        t, level = t[order], np.cumsum(d[order])
+        full = level >= buffer_bytes
+        if not full.any():
+            continue
+        dt = np.diff(np.append(t, end))
+        blocked[p] = float(dt[full].sum())
+        # lengths of the full stretches
+        edges = np.diff(np.concatenate([[0], full.astype(np.int8), [0]]))
+        starts, ends = np.where(edges == 1)[0], np.where(edges == -1)[0]
+        span_end = np.append(t, end)
+        timeouts[p] = int(np.sum(span_end[ends] - t[starts] > max_block))
+    return blocked, timeouts
 
 
 def unavailability_windows(

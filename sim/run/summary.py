@@ -69,13 +69,18 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float) -
         files["metadata_committed_s"] = files["file_id"].map(led.file_commit)
     receipts = consumers.receipts(
         world.consumers, files, copy, led, world.net, world.buckets, sc.workload.poll_interval,
-        led.metadata.local, world.streams.gen("consumers"), end,
+        world.table, world.streams.gen("consumers"), end, sc.workload.read_from,
     )  # fmt: skip
     for src, dst, n, nbytes in checks.repairs(files, copy, led):
         led.count_op("put", sc.storage.profile, src, dst, n, nbytes)
     _count_zone_traffic(world, requests, attempts, files)
     lost = checks.lost_acked(requests, attempts, readable)
-    dups = checks.duplicates(attempts, readable, len(n_records_by_id))
+    dups, deduped = checks.duplicates(
+        attempts, readable, len(n_records_by_id), sc.workload.idempotence
+    )
+    blocked, block_timeouts = checks.blocked_time(
+        requests, len(world.producers), sc.workload.buffer_memory, sc.workload.max_block, end
+    )
     windows = checks.unavailability_windows(requests, sc.run.unavailability_threshold, end)
 
     st = requests["status"].to_numpy()
@@ -98,6 +103,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float) -
 
     lost_records = int(lost["n_records"].sum()) if len(lost) else 0
     dup_records = int(n_records_by_id[dups].sum()) if len(dups) else 0
+    dedup_records = int(n_records_by_id[deduped].sum()) if len(deduped) else 0
     ops = _ops_frame(world, led, sc)
     cost = _cost(world, sc, ops, int(requests["bytes"].sum()) if len(requests) else 0)
     summary = {
@@ -123,6 +129,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float) -
             "failed": int(nrec[(st == FAILED_TIMEOUT) | (st == PRODUCER_DIED)].sum()),
             "lost_acked": lost_records,
             "duplicated": dup_records,
+            "deduplicated": dedup_records,
             "in_flight_at_end": int(nrec[st == PENDING].sum()),
             "failed_delivery_timeout": int(nrec[st == FAILED_TIMEOUT].sum()),
             "lost_with_producer": int(nrec[st == PRODUCER_DIED].sum()),
@@ -155,6 +162,19 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float) -
             "sent": int(len(requests)),
             "acked": int((st == ACKED).sum()),
             "retries": int(led.tallies.get("retries", 0)),
+            "retried": int((requests["attempts"].to_numpy() > 0).sum()),
+            "retried_then_acked": int(
+                ((requests["attempts"].to_numpy() > 0) & (st == ACKED)).sum()
+            ),
+        },
+        "producers": {
+            "blocked_s_total": round(float(blocked.sum()), 6),
+            "blocked_s_max": round(float(blocked.max()), 6) if len(blocked) else 0.0,
+            "blocked_s": {
+                p.name: round(float(b), 6) for p, b in zip(world.producers, blocked, strict=True)
+            },
+            "block_timeouts": int(block_timeouts.sum()),
+            "idempotence": bool(sc.workload.idempotence),
         },
         "files": {
             "flushed": int(len(files)),

@@ -216,7 +216,7 @@ class StorageConfig(_Model):
         "s3-standard",
         description="Latency profile of the buckets: s3-standard (PUT calibrated to the "
         "published produce latency, GET from quickwit.io) or s3-express (estimates inside AWS's "
-        "'single-digit millisecond' claim); see sim/model/storage.py.",
+        "'single-digit millisecond' and 'up to 10x faster' claims); see sim/model/storage.py.",
     )
     regions: Regions | None = Field(
         None,
@@ -274,22 +274,33 @@ class TableConfig(_Model):
     )
     witness: Region | None = Field(
         None,
-        description="mrsc/spanner: a table region that votes but serves no reads; absent: none.",
+        description="mrsc/spanner: a table region that takes part in the write quorum but "
+        "'does not support reads or writes' (AWS): a control plane there calls the nearest "
+        "replica's endpoint and pays the round trip; absent: none.",
     )
     local_p50_ms: float = Field(
-        8.0,
+        3.5,
         gt=0,
-        description="Median of an operation at the local replica, ms (estimate: DynamoDB "
-        "single-digit ms service side, 10-20 ms observed by clients).",
+        description="Median of an operation at the local replica, ms: inside the vendor's "
+        "'sub 5ms' reads and writes for single-region DynamoDB and Spanner (estimate within "
+        "that bound).",
     )
     local_p99_ms: float = Field(
-        25.0, gt=0, description="p99 of an operation at the local replica, ms (estimate)."
+        12.0,
+        gt=0,
+        description="p99 of an operation at the local replica, ms (estimate: within the 10-20 ms "
+        "clients observe, Dynobase).",
     )
     op_timeout: Duration = Field(
         1.0, description="An operation that cannot reach its quorum fails after this (estimate)."
     )
     leader_failover: Duration = Field(
-        10.0, description="Time to elect a new internal table leader (estimate)."
+        10.0,
+        description="Time for the table to elect a new internal leader once the leader's "
+        "replica is lost (mrsc: not published, an estimate; AWS says only that the remaining "
+        "replicas go on serving, RPO 0, so results that hang on it are shown across 0-30 s in "
+        "docs/img/failover-sweep.png. spanner: 10 s, the Paxos leader lease, Corbett et al., "
+        "OSDI 2012).",
     )
     replication_lag_p50_ms: float = Field(
         300.0,
@@ -449,6 +460,13 @@ class AgentConfig(_Model):
         0.05, description="First backoff after 'no leader' (estimate); doubles on each retry."
     )
     commit_backoff_max: Duration = Field(1.0, description="Largest commit backoff (estimate).")
+    request_bound: Duration = Field(
+        5.0,
+        description="An agent answers a produce request with an error (which the producer "
+        "retries) when it cannot get its file durable and committed within this long of the "
+        "request's arrival (estimate: the real bound is not published; the producers' own "
+        "request_timeout applies when it is longer).",
+    )
 
 
 class WorkloadConfig(_Model):
@@ -470,16 +488,42 @@ class WorkloadConfig(_Model):
         "recommended client config).",
     )
     request_timeout: Duration = Field(
-        30.0, description="A produce request times out after this (Kafka request.timeout.ms)."
+        30.0,
+        description="A produce request with no answer times out after this (Kafka "
+        "request.timeout.ms, default 30000: Kafka producer configs).",
     )
     delivery_timeout: Duration = Field(
-        120.0, description="A record fails after this (Kafka delivery.timeout.ms)."
+        120.0,
+        description="A record fails after this from its first send (Kafka delivery.timeout.ms, "
+        "default 120000: Kafka producer configs).",
     )
     retry_backoff: Duration = Field(
-        0.1, description="First retry backoff (Kafka retry.backoff.ms)."
+        0.1,
+        description="First retry backoff (Kafka retry.backoff.ms, default 100: Kafka producer "
+        "configs); doubles per retry with +-20% jitter (KIP-580).",
     )
     retry_backoff_max: Duration = Field(
-        1.0, description="Largest retry backoff (Kafka retry.backoff.max.ms, 3.7+)."
+        1.0,
+        description="Largest retry backoff (Kafka retry.backoff.max.ms, default 1000, Kafka "
+        "3.7+: KIP-580).",
+    )
+    idempotence: bool = Field(
+        True,
+        description="Kafka enable.idempotence (default true since Kafka 3.0, KIP-679): a retried "
+        "request carries the same producer id and sequence, and one already committed is not "
+        "committed again, so retries never duplicate. false: a retry of a request whose first "
+        "attempt did commit appears twice in the log.",
+    )
+    buffer_memory: Size = Field(
+        32 * 1024 * 1024,
+        description="Kafka buffer.memory (default 33554432: Kafka producer configs): bytes a "
+        "producer holds until they are acknowledged or fail; when full, send() blocks the "
+        "application (measured per producer as producers.blocked_s in the summary).",
+    )
+    max_block: Duration = Field(
+        60.0,
+        description="Kafka max.block.ms (default 60000: Kafka producer configs): a send() "
+        "blocked this long on a full buffer fails (reported as producers.block_timeouts).",
     )
     consumer_regions: Regions | None = Field(
         None, description="Regions with consumers, topology regions; absent: every region."
@@ -489,6 +533,14 @@ class WorkloadConfig(_Model):
         0.4,
         description="Consumer poll interval (estimate, calibrated to the published end-to-end "
         "latency).",
+    )
+    read_from: Literal["first-listed", "nearest"] = Field(
+        "first-listed",
+        description="Which bucket a consumer reads a file from. first-listed (default): the first "
+        "bucket of storage.regions that holds it, wherever the consumer is: an estimate of the "
+        "shipping behaviour (the vendor names reading from the co-located bucket as future work, "
+        "to make multi-region cheaper; which bucket it reads today is not published). nearest: the "
+        "nearest bucket that holds it (that future work).",
     )
 
 
