@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import reprlib
 from functools import lru_cache
 from typing import Annotated, Any, Literal, get_args
 
@@ -70,8 +71,16 @@ def suggest(got: object, choices: list[str], cutoff: float = 0.6) -> str:
     return f" (did you mean {close[0]!r}?)"
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 3, 4, 4, 4
+_REPR.maxstring = _REPR.maxother = 200
+_REPR.maxlong = 100
+
+
 def _short(v: object, width: int = 60) -> str:
-    text = repr(v)
+    """A value's repr cut to ``width``, built from at most a few levels and items (a value
+    made of nested YAML aliases may stand for billions of items)."""
+    text = _REPR.repr(v)
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
