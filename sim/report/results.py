@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import time
 import traceback
 from importlib import metadata
@@ -34,6 +33,9 @@ if TYPE_CHECKING:  # reading a run folder (plots, reports) must not import the m
     from sim.run.runner import RunResult
 
 TABLES = ("requests", "attempts", "files", "batches", "receipts")
+# every file of a complete run folder (besides run.json, written last, and plots/)
+RUN_FILES = ("summary.json", "scenario.yaml", *(f"{t}.parquet" for t in TABLES), "leader.csv",
+             "faults.json", "topology.json", "events.csv")  # fmt: skip
 VERSIONED = ("simpy", "numpy", "pandas", "pyarrow", "matplotlib", "networkx", "pydantic", "PyYAML")
 
 
@@ -52,18 +54,50 @@ def _version(name: str) -> str | None:
         return None
 
 
-def new_run_dir(out: str | Path, scenario: str, seed: int) -> tuple[Path, Path]:
-    """(final path, temporary path) for a new run folder."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    base = Path(out) / scenario
-    run_id = f"{stamp}-seed{seed}"
-    final = base / run_id
+class RunFolderError(Exception):
+    """A run folder that cannot be read as a complete run: one line naming the file."""
+
+
+def _reserve(base: Path, run_id: str) -> tuple[Path, Path]:
+    """(final path, temporary path) for a new run folder, the temporary one created.
+
+    The hidden ``.<id>.partial`` folder is the lock on the name: it is created with an exclusive
+    ``mkdir`` (atomic), and only then is the final name checked to be free. Two runs of the same
+    scenario and seed in the same second, in two processes, therefore get two folders (``-2``)."""
+    base.mkdir(parents=True, exist_ok=True)
     k = 1
-    while final.exists() or (base / f"{run_id}.failed").exists():
+    while True:
+        name = run_id if k == 1 else f"{run_id}-{k}"
+        final, tmp = base / name, base / f".{name}.partial"
         k += 1
-        final = base / f"{run_id}-{k}"
-    tmp = base / f".{final.name}.partial"
-    return final, tmp
+        try:
+            tmp.mkdir()
+        except FileExistsError:
+            continue
+        if final.exists() or final.with_name(name + ".failed").exists():
+            tmp.rmdir()
+            continue
+        return final, tmp
+
+
+def new_run_dir(out: str | Path, scenario: str, seed: int) -> tuple[Path, Path]:
+    """(final path, temporary path, already created) for a new run folder."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return _reserve(Path(out) / scenario, f"{stamp}-seed{seed}")
+
+
+def check_out(out: str | Path) -> str | None:
+    """Why results cannot be written under ``out`` (checked before a run starts), or None."""
+    path = Path(out)
+    try:
+        if path.exists() and not path.is_dir():
+            return f"--out {out}: not a folder (a file of that name exists)"
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return f"--out {out}: cannot create the results folder ({e.strerror or e})"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"--out {out}: cannot write in the results folder (permission denied)"
+    return None
 
 
 def write_tables(res: RunResult, folder: Path) -> None:
@@ -91,8 +125,6 @@ def write_run(
 ) -> Path:
     """Write a complete run folder and return its path (renamed into place only when complete)."""
     final, tmp = new_run_dir(out, res.scenario.name, res.seed)
-    if tmp.exists():
-        shutil.rmtree(tmp)
     try:
         write_tables(res, tmp)
         info = {
@@ -107,10 +139,13 @@ def write_run(
             from sim.report import plots as plotmod
 
             info["plots"] = plotmod.render_all(tmp, fmt=fmt)
+        missing = [f for f in RUN_FILES if not (tmp / f).is_file()]
+        if missing:
+            raise RunFolderError(f"{tmp}: not written: {', '.join(missing)}")
         (tmp / "run.json").write_text(json.dumps(info, indent=2) + "\n")
-        os.replace(tmp, final)
-    except BaseException:
-        _failed_dir(final, traceback.format_exc(), partial=tmp)
+        os.rename(tmp, final)  # the name is ours (see _reserve): never onto another run
+    except BaseException as e:
+        e.failed_dir = _failed_dir(final, traceback.format_exc(), partial=tmp)
         raise
     return final
 
@@ -128,21 +163,74 @@ def _failed_dir(final: Path, error: str, partial: Path | None = None) -> Path:
 
 def record_failure(out: str | Path, scenario: str, seed: int, exc_text: str) -> Path:
     """A run that failed before it produced results: ``<run-id>.failed/error.txt``."""
-    final, _ = new_run_dir(out, scenario, seed)
-    return _failed_dir(final, exc_text)
+    final, tmp = new_run_dir(out, scenario, seed)
+    return _failed_dir(final, exc_text, partial=tmp)
+
+
+def check_complete(folder: str | Path) -> None:
+    """Raise RunFolderError unless ``folder`` is a run folder that was completed: not a
+    ``.failed`` or hidden ``.partial`` one, with ``run.json`` saying complete and every file."""
+    folder = Path(folder)
+    name = folder.resolve().name
+    if name.endswith(".failed"):
+        raise RunFolderError(
+            f"{folder}: a failed run (see {folder / 'error.txt'}), not a complete run folder"
+        )
+    if name.endswith(".partial") or name.startswith("."):
+        raise RunFolderError(
+            f"{folder}: an unfinished run (stopped or still writing), not a complete run folder"
+        )
+    if not folder.is_dir():
+        raise RunFolderError(f"{folder}: not a run folder")
+    info_path = folder / "run.json"
+    if not info_path.is_file():
+        raise RunFolderError(f"{info_path}: missing: not a complete run folder")
+    info = _json(info_path)
+    if not isinstance(info, dict) or info.get("status") != "complete":
+        raise RunFolderError(f"{info_path}: the run is not marked complete")
+    for f in RUN_FILES:
+        if not (folder / f).is_file():
+            raise RunFolderError(f"{folder / f}: missing: the run folder is incomplete")
+
+
+def _json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunFolderError(f"{path}: missing") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise RunFolderError(f"{path}: damaged ({_why(e)})") from None
+
+
+def _why(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0][:200] if text else type(e).__name__) or type(e).__name__
+
+
+def _table(path: Path, read) -> pd.DataFrame:
+    if not path.is_file():
+        raise RunFolderError(f"{path}: missing")
+    try:
+        return read(path)
+    except Exception as e:  # pyarrow and pandas raise many kinds on a damaged file
+        raise RunFolderError(f"{path}: damaged table ({_why(e)})") from None
 
 
 def load_run(folder: str | Path) -> dict:
-    """Read a run folder back: summary, scenario text, tables and timelines."""
+    """Read a run folder back: summary, scenario text, tables and timelines. A missing or
+    damaged file raises RunFolderError naming it (never an empty table in its place)."""
     folder = Path(folder)
-    out: dict = {"summary": json.loads((folder / "summary.json").read_text())}
-    out["scenario_yaml"] = (folder / "scenario.yaml").read_text()
+    out: dict = {"summary": _json(folder / "summary.json")}
+    if not isinstance(out["summary"], dict):
+        raise RunFolderError(f"{folder / 'summary.json'}: damaged (not a mapping)")
+    try:
+        out["scenario_yaml"] = (folder / "scenario.yaml").read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise RunFolderError(f"{folder / 'scenario.yaml'}: cannot read ({_why(e)})") from None
     for name in TABLES:
-        p = folder / f"{name}.parquet"
-        out[name] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
-    out["leader"] = pd.read_csv(folder / "leader.csv")
-    out["faults"] = json.loads((folder / "faults.json").read_text())
-    out["topology"] = json.loads((folder / "topology.json").read_text())
-    ev = folder / "events.csv"
-    out["events"] = pd.read_csv(ev) if ev.exists() else pd.DataFrame()
+        out[name] = _table(folder / f"{name}.parquet", pd.read_parquet)
+    out["leader"] = _table(folder / "leader.csv", pd.read_csv)
+    out["faults"] = _json(folder / "faults.json")
+    out["topology"] = _json(folder / "topology.json")
+    out["events"] = _table(folder / "events.csv", pd.read_csv)
     return out

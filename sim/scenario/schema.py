@@ -1058,3 +1058,28 @@ class ScenarioError(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+def scenario_warnings(sc: Scenario) -> list[str]:
+    """Things that may be intended but may also make a fault do nothing in this run (printed
+    before a run and by ``sim validate``): drawn starts that may fall after the end, symbolic
+    targets that may resolve to the fault's other end."""
+    out = []
+    end = sc.run.duration
+    for i, spec in enumerate(sc.faults):
+        where = f"faults.{i} ({spec.kind})"
+        lo, hi = _low_high(spec.at)
+        if lo < end <= hi:
+            out.append(
+                f"{where}: at is drawn from [{lo:g} s, {hi:g} s] and may fall after the end of "
+                f"the run ({end:g} s): it then never fires"
+            )
+        if spec.every is not None and spec.until is not None and lo < spec.until <= hi:
+            out.append(f"{where}: until ({spec.until:g} s) may come before the drawn at")
+        other = getattr(spec, "peer", None) or getattr(spec, "to", None)
+        if other is not None and spec.target in ("leader", "follower", "table-leader", "random"):
+            out.append(
+                f"{where}: target {spec.target} may resolve to {other!r} when it fires, and "
+                "the fault then does nothing"
+            )
+    return out
