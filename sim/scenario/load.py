@@ -193,8 +193,8 @@ def _read_yaml(path: Path, found: list, si: int = 0) -> tuple[dict | None, yaml.
                 found.append(
                     (
                         (0, 0, 0),
-                        f"{name}: too many values once YAML aliases are expanded (more than "
-                        f"{MAX_VALUES}; a scenario holds a few hundred)",
+                        f"{name}: too many values (more than {MAX_VALUES} with YAML aliases "
+                        "expanded; a scenario holds a few hundred)",
                     )
                 )
                 return None, None

@@ -774,7 +774,7 @@ def _fit_together(parts: dict[str, Any]) -> list[tuple[tuple, str, Any]]:
             for path, msg, got in _fault_problems(spec, parts, regions):
                 out.append((("faults", i, *path), msg, got))
     if w is not None:
-        out.extend(_request_size_problems(w, [spec for _, spec in faults]))
+        out.extend(_request_size_problems(w, faults))
         a = parts.get("agents")
         if a is not None and a.max_file_size < w.record_size:
             # smaller files are not made (a file holds whole requests): the flush loop would
@@ -1031,10 +1031,13 @@ def _request_size_problems(w: Any, faults: list) -> list[tuple[tuple, str, Any]]
     ledger holds its record count as a 32-bit integer and its bytes as count x record_size
     computed in 32 bits. Refuse a workload whose requests (load spikes included) could
     overflow that, with a margin of ten standard deviations of the Poisson count."""
-    peak = 1.0
-    for spec in faults:
+    peak, loc, got = 1.0, ("workload", "records_per_s"), w.records_per_s
+    biggest = 1.0
+    for i, spec in faults:
         if spec.kind == "load-spike" and spec.multiplier > 1:
             peak *= spec.multiplier  # spikes may overlap: the worst case multiplies them
+            if spec.multiplier > biggest:
+                biggest, loc, got = spec.multiplier, ("faults", i, "multiplier"), spec.multiplier
     lam = w.records_per_s * peak * w.linger
     worst = 1 + lam + 10 * math.sqrt(lam) + 10
     size = worst * w.record_size
@@ -1042,11 +1045,12 @@ def _request_size_problems(w: Any, faults: list) -> list[tuple[tuple, str, Any]]
         spikes = " (with the load spikes' multipliers)" if peak > 1 else ""
         return [
             (
-                ("workload", "records_per_s"),
+                loc,
                 f"a produce request{spikes} would carry up to ~{worst:.3g} records of "
                 f"{w.record_size} B = {size:.3g} B; the model holds a request in at most "
-                f"{REQUEST_BYTES_MAX} B: lower records_per_s, linger or record_size",
-                w.records_per_s,
+                f"{REQUEST_BYTES_MAX} B: lower records_per_s, linger or record_size"
+                + (" or the multiplier" if peak > 1 else ""),
+                got,
             )
         ]
     return []
