@@ -4,7 +4,8 @@ Values are drawn from the schema's own ranges and their edges (0, the minimum, j
 exclusive minimum, the maximum, huge) for every numeric field of every section and every
 parameter of every fault kind, and given to ``sim run`` on a few simulated seconds, in a
 subprocess: it must exit 0 with a complete run folder or 2 with problem lines, never a traceback,
-and never hang past the subprocess timeout (the hang bound).
+and never hang past the subprocess timeout (the hang bound). A setting the pre-flight estimate
+says would take more than ``LONG_S`` is checked to have an estimate, and not run.
 
 CI runs a few examples (profile ``ci``); a campaign is run by hand with
 ``HYPOTHESIS_PROFILE=campaign SIM_PROPERTY_LOG=/tmp/prop.jsonl pytest tests/test_schema_property.py``
@@ -24,7 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.scenario import json_schema
+from sim.scenario import ScenarioError, json_schema, load_scenario
+from sim.scenario.estimate import estimate
 
 ROOT = Path(__file__).resolve().parent.parent
 settings.register_profile(
@@ -35,6 +37,7 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 HANG_BOUND_S = 240  # a run of 4 simulated seconds takes ~2 s; past this it is a hang
+LONG_S = 30  # accepted settings the pre-flight estimate calls longer than this are not run
 DURATION_S = 4.0
 SCHEMA = json_schema()
 DEFS = SCHEMA["$defs"]
@@ -168,6 +171,21 @@ def test_every_accepted_value_runs_or_is_refused_cleanly(s, tmp_path_factory):
     for k, v in s["set"].items():
         sets += ["--set", f"{k}={json.dumps(v)}"]
     out = tmp / "out"
+    log = os.environ.get("SIM_PROPERTY_LOG")
+    try:
+        sc = load_scenario(path, [f"{k}={json.dumps(v)}" for k, v in s["set"].items()])
+    except ScenarioError:
+        sc = None  # refused: the CLI must say so cleanly (checked below)
+    if sc is not None:
+        # an accepted setting whose estimate is long (many consumers, a huge duration) is not run
+        # here: the estimate, printed before every run, is what the user sees of its cost
+        est = estimate(sc, available=None)
+        assert est.line().startswith("estimate: ")
+        if est.seconds > LONG_S:
+            if log:
+                with open(log, "a") as f:
+                    f.write(json.dumps({"setting": s, "rc": "long", "estimate": est.line()}) + "\n")
+            return
     cmd = [sys.executable, "-m", "sim", "run", str(path), "--out", str(out), "--quiet",
            "--no-plots", *sets]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -179,7 +197,6 @@ def test_every_accepted_value_runs_or_is_refused_cleanly(s, tmp_path_factory):
     except subprocess.TimeoutExpired:
         pytest.fail(f"hang: past {HANG_BOUND_S} s with {s}")
     wall = time.perf_counter() - t0
-    log = os.environ.get("SIM_PROPERTY_LOG")
     if log:
         with open(log, "a") as f:
             f.write(json.dumps({"setting": s, "rc": res.returncode, "wall_s": round(wall, 2),

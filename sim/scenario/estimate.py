@@ -21,7 +21,10 @@ agents.per_zone=20, producers_per_zone=20        415,135    43,020   218,589    
 ==============================================  ==========  =======  ========  ===========
 
 Hence about 310 bytes and 1.5 us per request, 2 KB and 100 us per file, and 5 us per other event
-(rounded up). The import of the lab and its libraries costs about 120 MB before anything runs.
+(rounded up). Consumers are priced after the run (``_consumer_receipts`` and the end-to-end
+figures): a numpy pass per consumer (consumers_per_region=50308, 4 s run: 174 s, ~1.1 ms each on a
+loaded machine) and, per consumer, a receipt row per file and a float per file and per acked
+request (the receipt grid and the end-to-end latencies). The import of the lab and its libraries costs about 120 MB before anything runs.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ BASE_BYTES = 150 * 1024**2  # the interpreter with numpy, pandas, simpy, pydanti
 S_PER_REQUEST = 1.5e-6
 S_PER_FILE = 100e-6
 S_PER_EVENT = 5e-6
+S_PER_CONSUMER = 1e-3
+BYTES_PER_RECEIPT = 48  # a receipt row (24 B) in the per-consumer frames and their concat
+BYTES_PER_CONSUMER_VALUE = 16  # the receipt grid and the end-to-end latencies (8 B, x2 copies)
 BENCH_REFERENCE_S = 0.041  # _bench() on the reference machine (best of two)
 
 
@@ -189,11 +195,21 @@ def estimate(sc, slowness: float | None = None, available: float | None = -1.0) 
     files = min(requests, wakeups + bytes_total / a.max_file_size) if requests else 0.0
     cp = sc.control_plane
     events += wakeups + len(cp.regions) * end / cp.renew_interval + end  # + table leader watch
+    consumers = len(w.consumer_regions) * w.consumers_per_region
     memory = BASE_BYTES + BYTES_PER_REQUEST * requests + BYTES_PER_FILE * files
+    memory += consumers * (
+        BYTES_PER_RECEIPT * files + BYTES_PER_CONSUMER_VALUE * (files + requests)
+    )
     memory += BYTES_PER_EVENT * sum(_occurrences(s, end) for s in sc.faults)
     if slowness is None:
         slowness = machine_slowness()
-    seconds = slowness * (S_PER_REQUEST * requests + S_PER_FILE * files + S_PER_EVENT * events)
+    seconds = slowness * (
+        S_PER_REQUEST * requests
+        + S_PER_FILE * files
+        + S_PER_EVENT * events
+        + S_PER_CONSUMER * consumers
+        + 1e-7 * consumers * (files + requests)
+    )
     if available == -1.0:
         available = available_memory()
     return Estimate(requests, files, events, memory, seconds, available)
