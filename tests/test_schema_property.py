@@ -33,7 +33,7 @@ settings.register_profile(
     "ci", max_examples=10, deadline=None, suppress_health_check=list(HealthCheck)
 )
 settings.register_profile(
-    "campaign", max_examples=400, deadline=None, suppress_health_check=list(HealthCheck)
+    "campaign", max_examples=300, deadline=None, suppress_health_check=list(HealthCheck)
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 HANG_BOUND_S = 240  # a run of 4 simulated seconds takes ~2 s; past this it is a hang
