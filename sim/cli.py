@@ -1,6 +1,7 @@
 """The ``sim`` command line.
 
     sim run SCENARIO [--seed N] [--out DIR] [--set dotted.key=value ...] [--quiet] [--no-plots]
+            [--force]
     sim validate FILE...
     sim schema [--out FILE]
     sim list [DIR]
@@ -12,19 +13,82 @@
 
 A bad scenario (or override) prints one line per problem, ``file:line:col: field: expected ...``,
 and exits with status 2 without a traceback and without writing anything under the results folder.
+Before a run the results folder is checked and the run's memory and time are estimated (a run that
+would not fit in memory is refused unless ``--force``). Ctrl-C (or SIGTERM) ends with one line and
+status 130; a folder being written is left as ``<run-id>.failed``, never as a complete-looking one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import signal
 import sys
 import traceback
 from pathlib import Path
 
 from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.scenario.schema import MAX_SEED
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def parse_seed(text: str) -> int | None:
+    """A ``--seed``: the same rule as ``run.seed`` (a whole number the random streams take,
+    0 to 2**64 - 1, kept exactly); None if it is not one."""
+    text = text.strip()
+    if not re.fullmatch(r"[0-9]{1,25}", text):
+        return None
+    v = int(text)
+    return v if v <= MAX_SEED else None
+
+
+def _seed_or_exit(text: str | None) -> int | None:
+    if text is None:
+        return None
+    seed = parse_seed(text)
+    if seed is None:
+        print(
+            f"--seed {text}: expected a whole number from 0 to {MAX_SEED} (2**64 - 1, what the "
+            "random streams take), as for run.seed",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_BAD_INPUT)
+    return seed
+
+
+def _warn(sc: Scenario) -> None:
+    from sim.scenario.schema import scenario_warnings
+
+    for w in scenario_warnings(sc):
+        print(f"warning: {w}", file=sys.stderr)
+
+
+def _preflight(sc: Scenario, force: bool, label: str = "") -> bool:
+    """Print the estimate; False (with a message) if the run would not fit in memory."""
+    from sim.scenario.estimate import estimate
+
+    est = estimate(sc)
+    print(f"{label}{est.line()}", file=sys.stderr)
+    if est.fits or force:
+        return True
+    print(
+        f"{label}refused: the run would need more memory than is available; shorten "
+        "run.duration or lighten the workload (or pass --force to run it anyway)",
+        file=sys.stderr,
+    )
+    return False
+
+
+def _out_or_exit(out: str) -> None:
+    from sim.report.results import check_out
+
+    problem = check_out(out)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
 
 
 def _fmt(v, unit: str = "") -> str:
@@ -115,7 +179,12 @@ def cmd_run(a: argparse.Namespace) -> int:
     from sim.report.results import record_failure, write_run
     from sim.run.runner import run
 
+    seed = _seed_or_exit(a.seed)
     sc = _load_or_exit(a.scenario, a.set)
+    _warn(sc)
+    if not _preflight(sc, a.force):
+        return EXIT_BAD_INPUT
+    _out_or_exit(a.out)
     quiet = a.quiet or not sys.stderr.isatty()
     progress = None
     bar = None
@@ -127,7 +196,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         def progress(t: float) -> None:
             bar.update(round(t) - bar.n)
 
-    seed = a.seed if a.seed is not None else sc.run.seed
+    seed = seed if seed is not None else sc.run.seed
     if seed is None:
         from sim.core.rng import draw_root_seed
 
@@ -142,9 +211,28 @@ def cmd_run(a: argparse.Namespace) -> int:
         print(tb, file=sys.stderr)
         print(f"run failed; error recorded in {fail}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        raise Interrupted("interrupted: the run was stopped, nothing written") from None
     if bar is not None:
         bar.close()
-    run_dir = write_run(res, a.out, plots=not a.no_plots, fmt=a.format, argv=sys.argv[1:])
+    try:
+        run_dir = write_run(res, a.out, plots=not a.no_plots, fmt=a.format, argv=sys.argv[1:])
+    except KeyboardInterrupt as e:
+        where = getattr(e, "failed_dir", None)
+        raise Interrupted(
+            "interrupted while writing the results"
+            + (f": incomplete folder left as {where}" if where else "")
+        ) from None
+    except Exception as e:
+        where = getattr(e, "failed_dir", None)
+        print(
+            f"cannot write the results ({type(e).__name__}: {e})"
+            + (f"; incomplete folder left as {where} (error.txt)" if where else ""),
+            file=sys.stderr,
+        )
+        return 1
     print(summary_table(res.summary, run_dir))
     return 0
 
@@ -164,6 +252,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
                 print(p, file=sys.stderr)
             print(f"{f}: {len(e.problems)} problem(s)", file=sys.stderr)
             continue
+        _warn(sc)
         print(
             f"{f}: ok ({sc.name}: {len(sc.topology.regions)} region(s), {sc.table.kind} table, "
             f"{len(sc.faults)} fault(s), {format_duration(sc.run.duration)} simulated)"
@@ -215,15 +304,26 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 def cmd_report(a: argparse.Namespace) -> int:
     from sim.report import plots
-    from sim.report.results import load_run
+    from sim.report.results import RunFolderError, check_complete, load_run
 
     folder = Path(a.run_dir)
-    if not (folder / "summary.json").exists():
+    if not (folder / "summary.json").exists() and not folder.name.endswith((".failed", ".partial")):
         print(f"{folder}: not a run folder (no summary.json)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    made = plots.render_all(folder, fmt=a.format)
-    data = load_run(folder)
-    print(summary_table(data["summary"], folder))
+    try:
+        check_complete(folder)
+        data = load_run(folder)
+        try:
+            table = summary_table(data["summary"], folder)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            raise RunFolderError(
+                f"{folder / 'summary.json'}: damaged ({type(e).__name__}: {e})"
+            ) from None
+        made = plots.render_all(folder, fmt=a.format)
+    except RunFolderError as e:
+        print(e, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(table)
     print(f"plots     {', '.join(made)}")
     return 0
 
@@ -246,6 +346,19 @@ def cmd_compare(a: argparse.Namespace) -> int:
     if a.seeds < 1:
         print(f"--seeds: expected a whole number of at least 1, got {a.seeds}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    first = scenarios[0].run.seed if scenarios[0].run.seed is not None else 1
+    if first + a.seeds - 1 > MAX_SEED:
+        print(
+            f"--seeds {a.seeds}: seeds {first} to {first + a.seeds - 1} go past {MAX_SEED}, the "
+            "largest seed the random streams take",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    for label, sc in zip(("A: ", "B: "), scenarios, strict=True):
+        _warn(sc)
+        if not _preflight(sc, a.force, label):
+            return EXIT_BAD_INPUT
+    _out_or_exit(a.out)
 
     if a.workers is not None and a.workers < 0:
         print(f"--workers: expected 0 (this process) or more, got {a.workers}", file=sys.stderr)
@@ -260,6 +373,8 @@ def cmd_compare(a: argparse.Namespace) -> int:
             res = compare(
                 scenarios[0], scenarios[1], a.seeds, (a.a, a.b), overrides, progress, engine
             )
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: the comparison was stopped, nothing written") from None
     except _EngineError as e:
         print(str(e), file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -267,7 +382,13 @@ def cmd_compare(a: argparse.Namespace) -> int:
         print(traceback.format_exc(), file=sys.stderr)
         print("compare failed: a run raised (traceback above)", file=sys.stderr)
         return 1
-    folder = write_compare(res, a.out, fmt=a.format)
+    try:
+        folder = write_compare(res, a.out, fmt=a.format)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted while writing the comparison, nothing written") from None
+    except OSError as e:
+        print(f"cannot write the comparison under {a.out} ({e.strerror or e})", file=sys.stderr)
+        return 1
     print(format_table(res))
     print("")
     print(f"results   {folder}")
@@ -394,9 +515,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("scenario")
     r.add_argument(
         "--seed",
-        type=int,
         default=None,
-        help="root seed (default: the scenario's, else drawn and recorded)",
+        help="root seed, 0 to 2**64 - 1 (default: the scenario's, else drawn and recorded)",
+    )
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the pre-flight estimate says it will not fit in memory",
     )
     r.add_argument("--out", default="results", help="results folder (default: results)")
     r.add_argument(
@@ -465,6 +590,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=["png", "svg"], default="png")
     c.add_argument("--quiet", action="store_true", help="no progress lines")
     _engine_args(c)
+    c.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the pre-flight estimate says a run will not fit in memory",
+    )
     c.set_defaults(fn=cmd_compare)
     w = sub.add_parser(
         "sweep",
@@ -528,10 +658,33 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM: the one line to print."""
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: a folder being written becomes .failed
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     a = ap.parse_args(argv)
-    return a.fn(a)
+    old = None
+    try:
+        old = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        return a.fn(a)
+    except Interrupted as e:
+        print(e, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
 
 
 if __name__ == "__main__":

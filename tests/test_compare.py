@@ -34,7 +34,7 @@ def test_compare_against_itself_is_exactly_zero(tmp_path, capsys):
     a = _write(tmp_path, "quorum", "storage: {quorum: 2}")
     out = tmp_path / "out"
     rc = main(
-        ["compare", a, a, "--seeds", "2", "--duration", "60s", "--out", str(out), "--quiet"]
+        ["compare", a, a, "--seeds", "2", "--duration", "70s", "--out", str(out), "--quiet"]
         + ["--workers", "0"]
     )
     assert rc == 0
@@ -42,7 +42,7 @@ def test_compare_against_itself_is_exactly_zero(tmp_path, capsys):
     assert folder.name.startswith("compare-quorum-vs-quorum-")
     doc = json.loads((folder / "compare.json").read_text())
     assert doc["seeds"] == [5, 6]
-    assert doc["duration_s"] == {"a": 60.0, "b": 60.0}
+    assert doc["duration_s"] == {"a": 70.0, "b": 70.0}
     for m in doc["metrics"]:
         assert m["a"] == m["b"], m["key"]
         assert m["diff_mean"] in (0.0, None), m["key"]

@@ -70,8 +70,9 @@ def test_exception_mid_run_leaves_no_complete_looking_folder(
     assert "injected failure" in capsys.readouterr().err
 
 
-def test_exception_while_writing_leaves_a_failed_folder(scenario, tmp_path, monkeypatch):
-    """A failure while writing (plots) renames the partial folder to '.failed' with the error."""
+def test_exception_while_writing_leaves_a_failed_folder(scenario, tmp_path, monkeypatch, capsys):
+    """A failure while writing (plots) renames the partial folder to '.failed' with the error,
+    and ends with one line naming it (exit 1, no traceback)."""
     import sim.report.plots
 
     def broken(folder, fmt="png"):
@@ -79,8 +80,9 @@ def test_exception_while_writing_leaves_a_failed_folder(scenario, tmp_path, monk
 
     monkeypatch.setattr(sim.report.plots, "render_all", broken)
     out = tmp_path / "res"
-    with pytest.raises(OSError):
-        cli.main(["run", str(scenario), "--out", str(out), "--quiet"])
+    assert cli.main(["run", str(scenario), "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "disk full (injected)" in err and ".failed" in err and "Traceback" not in err
     (only,) = _runs(out)
     assert only.name.endswith(".failed") and not only.name.startswith(".")
     assert "disk full" in (only / "error.txt").read_text()

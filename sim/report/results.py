@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import time
 import traceback
 from importlib import metadata
@@ -35,11 +34,18 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sim.report.folder import TABLES, load_run  # noqa: F401 - load_run re-exported
+from sim.report.folder import (  # noqa: F401 - re-exported for callers of results
+    RUN_FILES,
+    TABLES,
+    RunFolderError,
+    check_complete,
+    load_run,
+)
 
 if TYPE_CHECKING:  # reading a run folder (plots, reports) must not import the model
     from sim.run.runner import RunResult
 
+# every file of a complete run folder (besides run.json, written last, and plots/)
 VERSIONED = ("simpy", "numpy", "pandas", "pyarrow", "matplotlib", "networkx", "pydantic", "PyYAML")
 
 
@@ -58,18 +64,46 @@ def _version(name: str) -> str | None:
         return None
 
 
-def new_run_dir(out: str | Path, scenario: str, seed: int) -> tuple[Path, Path]:
-    """(final path, temporary path) for a new run folder."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    base = Path(out) / scenario
-    run_id = f"{stamp}-seed{seed}"
-    final = base / run_id
+def _reserve(base: Path, run_id: str) -> tuple[Path, Path]:
+    """(final path, temporary path) for a new run folder, the temporary one created.
+
+    The hidden ``.<id>.partial`` folder is the lock on the name: it is created with an exclusive
+    ``mkdir`` (atomic), and only then is the final name checked to be free. Two runs of the same
+    scenario and seed in the same second, in two processes, therefore get two folders (``-2``)."""
+    base.mkdir(parents=True, exist_ok=True)
     k = 1
-    while final.exists() or (base / f"{run_id}.failed").exists():
+    while True:
+        name = run_id if k == 1 else f"{run_id}-{k}"
+        final, tmp = base / name, base / f".{name}.partial"
         k += 1
-        final = base / f"{run_id}-{k}"
-    tmp = base / f".{final.name}.partial"
-    return final, tmp
+        try:
+            tmp.mkdir()
+        except FileExistsError:
+            continue
+        if final.exists() or final.with_name(name + ".failed").exists():
+            tmp.rmdir()
+            continue
+        return final, tmp
+
+
+def new_run_dir(out: str | Path, scenario: str, seed: int) -> tuple[Path, Path]:
+    """(final path, temporary path, already created) for a new run folder."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return _reserve(Path(out) / scenario, f"{stamp}-seed{seed}")
+
+
+def check_out(out: str | Path) -> str | None:
+    """Why results cannot be written under ``out`` (checked before a run starts), or None."""
+    path = Path(out)
+    try:
+        if path.exists() and not path.is_dir():
+            return f"--out {out}: not a folder (a file of that name exists)"
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return f"--out {out}: cannot create the results folder ({e.strerror or e})"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"--out {out}: cannot write in the results folder (permission denied)"
+    return None
 
 
 def write_tables(res: RunResult, folder: Path) -> None:
@@ -97,8 +131,6 @@ def write_run(
 ) -> Path:
     """Write a complete run folder and return its path (renamed into place only when complete)."""
     final, tmp = new_run_dir(out, res.scenario.name, res.seed)
-    if tmp.exists():
-        shutil.rmtree(tmp)
     try:
         write_tables(res, tmp)
         info = {
@@ -113,10 +145,13 @@ def write_run(
             from sim.report import plots as plotmod
 
             info["plots"] = plotmod.render_all(tmp, fmt=fmt)
+        missing = [f for f in RUN_FILES if not (tmp / f).is_file()]
+        if missing:
+            raise RunFolderError(f"{tmp}: not written: {', '.join(missing)}")
         (tmp / "run.json").write_text(json.dumps(info, indent=2) + "\n")
-        os.replace(tmp, final)
-    except BaseException:
-        _failed_dir(final, traceback.format_exc(), partial=tmp)
+        os.rename(tmp, final)  # the name is ours (see _reserve): never onto another run
+    except BaseException as e:
+        e.failed_dir = _failed_dir(final, traceback.format_exc(), partial=tmp)
         raise
     return final
 
@@ -134,5 +169,5 @@ def _failed_dir(final: Path, error: str, partial: Path | None = None) -> Path:
 
 def record_failure(out: str | Path, scenario: str, seed: int, exc_text: str) -> Path:
     """A run that failed before it produced results: ``<run-id>.failed/error.txt``."""
-    final, _ = new_run_dir(out, scenario, seed)
-    return _failed_dir(final, exc_text)
+    final, tmp = new_run_dir(out, scenario, seed)
+    return _failed_dir(final, exc_text, partial=tmp)

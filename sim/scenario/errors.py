@@ -152,6 +152,9 @@ def _clean_loc(data: Any, raw_loc: tuple) -> tuple:
                 cur = cur[part]
             elif last:
                 out.append(part)  # a missing or forbidden key
+            elif cur.get("kind") != part:  # a section or key not written: its default
+                out.append(part)
+                cur = {}
             continue  # otherwise a union tag
         if isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
             out.append(part)
@@ -179,9 +182,16 @@ def _find_node(root: yaml.Node, loc: tuple, key_wanted: bool) -> tuple[yaml.Node
     for part in loc:
         nxt = nkey = None
         if isinstance(cur, yaml.MappingNode):
-            for k, v in cur.value:
-                if isinstance(k, yaml.ScalarNode) and k.value == str(part):
-                    nxt, nkey = v, k  # the last duplicate wins, as in the loaded data
+            index = getattr(cur, "_sim_keys", None)
+            if index is None or index[0] != len(cur.value):
+                # built once per mapping (and again if merge keys were folded into it since):
+                # locating many problems in one wide mapping stays linear
+                keys = {}
+                for k, v in cur.value:
+                    if isinstance(k, yaml.ScalarNode):
+                        keys[k.value] = (v, k)  # the last duplicate wins, as in the loaded data
+                index = cur._sim_keys = (len(cur.value), keys)
+            nxt, nkey = index[1].get(str(part), (None, None))
         elif isinstance(cur, yaml.SequenceNode) and isinstance(part, int):
             if 0 <= part < len(cur.value):
                 nxt = cur.value[part]
@@ -210,6 +220,13 @@ def _locate(loc: tuple, key_wanted: bool, sources: list[Source], applied: list[A
         node, depth = _find_node(root, loc, key_wanted)
         if best is None or depth > best[0]:
             best = (depth, si, name, node)
+    if applied and (best is None or best[0] == 0):
+        # nothing of it is written in the files (a default that an override made wrong, as an
+        # mrsc table left on one region by --set topology.regions=[...]): blame the override
+        # of the same section, else the last one
+        same = [i for i, (path, _) in enumerate(applied) if path[:1] == loc[:1]]
+        i = same[-1] if same else len(applied) - 1
+        return f"--set {_shown(applied[i][1])}", (len(sources), i, 0)
     if best is None:
         return (sources[0][0] if sources else "<scenario>"), (0, 0, 0)
     _, si, name, node = best
@@ -241,15 +258,49 @@ def _scan_numbers(data: Any) -> list[tuple[tuple, str]]:
     return out
 
 
+def _bool_numbers(tp: Any, value: Any, loc: tuple, out: list[tuple[tuple, str]]) -> None:
+    """``true``/``false`` given for a number: pydantic would take them as 1 and 0."""
+    stack = [(tp, value, loc)]
+    while stack:
+        tp, value, loc = stack.pop()
+        if get_origin(tp) is Annotated and not union_members(tp):
+            continue  # durations, sizes, regions: their own parsers refuse booleans
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    f = tp.model_fields.get(k) if isinstance(k, str) else None
+                    if f is not None:
+                        stack.append((f.annotation, v, loc + (k,)))
+        elif members := union_members(tp):
+            if isinstance(value, dict):
+                m = next((m for m in members if value.get("kind") in _literal_values(m)), None)
+                if m is not None:
+                    stack.append((m, value, loc))
+        elif get_origin(tp) is list and isinstance(value, list):
+            (item,) = get_args(tp) or (Any,)
+            stack.extend((item, v, loc + (i,)) for i, v in enumerate(value))
+        elif tp in (int, float) and isinstance(value, bool):
+            what = "a whole number" if tp is int else "a number"
+            out.append(
+                (loc, f"expected {what}, got {str(value).lower()} (true and false are not numbers)")
+            )
+
+
 def _check(
     data: dict, sources: list[Source], applied: list[Applied], found: list[tuple[tuple, str]]
 ) -> Scenario | None:
     """Validate ``data``; append every problem to ``found`` as (sort key, line)."""
+    booleans: list[tuple[tuple, str]] = []
+    _bool_numbers(Scenario, data, (), booleans)
+    for loc, msg in booleans:
+        where, key = _locate(loc, False, sources, applied)
+        found.append((key, f"{where}: {_dotted(loc)}: {msg}"))
     too_large = _scan_numbers(data)
     for loc, msg in too_large:
         where, key = _locate(loc, False, sources, applied)
         found.append((key, f"{where}: {_dotted(loc)}: {msg}"))
-    skip = {loc for loc, _ in too_large}
+    skip = {loc for loc, _ in too_large} | {loc for loc, _ in booleans}
     try:
         return Scenario.model_validate(data)
     except ValidationError as e:
@@ -269,8 +320,10 @@ def _check(
 def _finish(found: list[tuple[tuple, str]]) -> list[str]:
     """Problems in file order, each once."""
     out: list[str] = []
+    seen: set[str] = set()
     for _, line in sorted(found, key=lambda kl: kl[0]):
         line = line.replace("\r", "\\r").replace("\n", "\\n")  # one line per problem
-        if line not in out:
+        if line not in seen:
+            seen.add(line)
             out.append(line)
     return out

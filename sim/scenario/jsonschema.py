@@ -96,12 +96,23 @@ def _definitions() -> dict[str, dict]:
     }
 
 
+_BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
+
+
 class _SchemaGenerator(GenerateJsonSchema):
     """Refers durations, sizes and regions to their definitions (they are written as text)."""
 
     def _special(self, schema, fallback):
         name = special_type(schema.get("function", {}).get("function"))
-        return {_MARK: name} if name else fallback(schema)
+        if not name:
+            return fallback(schema)
+        out = {_MARK: name}
+        # the field's own bounds (batch_timeout > 0 ...), in seconds or bytes, beside the reference
+        inner = schema.get("schema") or {}
+        for key, word in _BOUNDS.items():
+            if isinstance(inner.get(key), int | float):
+                out[word] = inner[key]
+        return out
 
     def function_before_schema(self, schema):
         return self._special(schema, super().function_before_schema)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,94 @@ def _duplicates(root: yaml.Node, name: str, si: int, found: list) -> None:
 
 
 MAX_NESTING = 50  # a scenario needs a handful of levels; deeper input is refused up front
+# The shipped scenarios are 1-2 KB and hold a few hundred values: these limits are far above any
+# real scenario and far below what would take the loader (or validation) long or much memory.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_VALUES = 100_000  # values of a file once YAML aliases are expanded ("billion laughs")
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """How many values the document holds once every alias is expanded (stops past ``limit``).
+
+    Aliases share composed nodes, so each node's expanded size is computed once (memoised) and
+    the cost is linear in the file, however many times the aliases multiply."""
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in size:
+            continue
+        if isinstance(node, yaml.MappingNode):
+            kids = [n for kv in node.value for n in kv]
+        elif isinstance(node, yaml.SequenceNode):
+            kids = list(node.value)
+        else:
+            size[id(node)] = 1
+            continue
+        if not done:
+            size_todo = [k for k in kids if id(k) not in size]
+            if size_todo:
+                stack.append((node, True))
+                stack.extend((k, False) for k in size_todo)
+                continue
+        total = 1 + sum(size.get(id(k), 1) for k in kids)  # a cycle counts once
+        size[id(node)] = min(total, limit + 1)
+    return size.get(id(root), 1)
+
+
+def _read_text(path: Path, name: str, found: list) -> str | None:
+    """The text of a regular file of at most MAX_FILE_BYTES; None and a problem otherwise.
+    FIFOs, devices and folders are refused before they are opened for reading (reading a FIFO
+    blocks until a writer comes)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError) as e:
+        found.append(
+            ((0, 0, 0), f"{name}: cannot read the file ({getattr(e, 'strerror', None) or e})")
+        )
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        what = (
+            "a folder" if stat.S_ISDIR(st.st_mode)
+            else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+            else "a device or socket"
+        )  # fmt: skip
+        found.append(((0, 0, 0), f"{name}: cannot read the file: not a regular file ({what})"))
+        return None
+    if st.st_size > MAX_FILE_BYTES:
+        found.append(
+            (
+                (0, 0, 0),
+                f"{name}: too large ({st.st_size} bytes; a scenario file may hold at most {MAX_FILE_BYTES})",
+            )
+        )
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the check above
+                found.append(((0, 0, 0), f"{name}: not a regular file: expected a scenario file"))
+                return None
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                raw = f.read(MAX_FILE_BYTES + 1)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        found.append(((0, 0, 0), f"{name}: cannot read the file ({e.strerror or e})"))
+        return None
+    if len(raw) > MAX_FILE_BYTES:
+        found.append(
+            (
+                (0, 0, 0),
+                f"{name}: too large (a scenario file may hold at most {MAX_FILE_BYTES} bytes)",
+            )
+        )
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        found.append(((0, 0, 0), f"{name}: not a text file (not UTF-8 at byte {e.start})"))
+        return None
 
 
 def _nesting_depth(text: str) -> int | None:
@@ -87,13 +177,8 @@ def _read_yaml(path: Path, found: list, si: int = 0) -> tuple[dict | None, yaml.
     """The mapping and the composed nodes of one YAML file; None and a problem if impossible.
     ``si`` is the file's place in its ``extends`` chain (to sort problems in file order)."""
     name = str(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as e:
-        found.append(((0, 0, 0), f"{name}: cannot read the file ({e.strerror or e})"))
-        return None, None
-    except UnicodeDecodeError as e:
-        found.append(((0, 0, 0), f"{name}: not a text file (not UTF-8 at byte {e.start})"))
+    text = _read_text(path, name, found)
+    if text is None:
         return None, None
     depth = _nesting_depth(text)
     if depth is not None and depth > MAX_NESTING:
@@ -103,6 +188,19 @@ def _read_yaml(path: Path, found: list, si: int = 0) -> tuple[dict | None, yaml.
     try:
         loader = yaml.SafeLoader(text)  # checks the characters at once
         root = loader.get_single_node()
+        if root is not None:
+            if _expanded_size(root, MAX_VALUES) > MAX_VALUES:
+                found.append(
+                    (
+                        (0, 0, 0),
+                        f"{name}: too many values (more than {MAX_VALUES} with YAML aliases "
+                        "expanded; a scenario holds a few hundred)",
+                    )
+                )
+                return None, None
+            # duplicate keys are looked for before construction, which folds merge keys
+            # ("<<: *f") into their mapping: a key that overrides a merged one is no duplicate
+            _duplicates(root, name, si, found)
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -146,7 +244,6 @@ def _read_yaml(path: Path, found: list, si: int = 0) -> tuple[dict | None, yaml.
             )
         )
         return None, None
-    _duplicates(root, name, si, found)
     return data, root
 
 
@@ -170,7 +267,7 @@ def _load_chain(path: Path, found: list, sources: list[Source], seen: tuple = ()
     try:
         ppath = (path.parent / parent).resolve()
         me = path.resolve()
-        exists = ppath.is_file()
+        exists = ppath.exists()
     except (OSError, ValueError, RuntimeError) as e:
         found.append((key, f"{where}: extends: cannot use {_short(parent)} ({e})"))
         return None

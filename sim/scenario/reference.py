@@ -533,6 +533,8 @@ def _validate_examples() -> list[str]:
     for m in fault_kinds():
         ex = example(m)
         data = {"run": {"duration": "2h"}, "faults": [ex]}
+        if ex["kind"] == "replication-paused":  # acts only on an eventual table
+            data["table"] = {"kind": "eventual"}
         try:
             validate_data(data, f"example {ex['kind']}")
         except ScenarioError as e:

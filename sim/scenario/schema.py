@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import reprlib
 from functools import lru_cache
 from typing import Annotated, Any, Literal, get_args
 
@@ -53,6 +54,7 @@ from sim.model.network import known_regions
 _DURATION_HINT = "expected a duration such as 250ms, 30s, 2m or 1h"
 _SIZE_HINT = "expected a size such as 512B, 1KiB or 8MiB"
 MAX_INT = 2**64 - 1  # the largest whole number a scenario may hold (seeds are 64-bit)
+MAX_SEED = MAX_INT  # sim.core.rng seeds every stream from the root seed's 64 bits
 
 
 # -- value types --------------------------------------------------------------------------------
@@ -69,8 +71,16 @@ def suggest(got: object, choices: list[str], cutoff: float = 0.6) -> str:
     return f" (did you mean {close[0]!r}?)"
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 3, 4, 4, 4
+_REPR.maxstring = _REPR.maxother = 200
+_REPR.maxlong = 100
+
+
 def _short(v: object, width: int = 60) -> str:
-    text = repr(v)
+    """A value's repr cut to ``width``, built from at most a few levels and items (a value
+    made of nested YAML aliases may stand for billions of items)."""
+    text = _REPR.repr(v)
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -163,7 +173,10 @@ class RunConfig(_Model):
     )
     seed: int | None = Field(
         None,
-        description="Root seed of every random stream; absent: drawn, then recorded in the results.",
+        ge=0,
+        le=MAX_SEED,
+        description="Root seed of every random stream, 0 to 2**64 - 1 (what the random streams "
+        "take); absent: drawn, then recorded in the results.",
     )
     warmup: Duration = Field(
         10.0,
@@ -171,6 +184,7 @@ class RunConfig(_Model):
     )
     unavailability_threshold: Duration = Field(
         1.0,
+        gt=0,
         description="Shortest stall with requests outstanding and none acknowledged that counts "
         "as unavailability (spec section 6).",
     )
@@ -237,19 +251,38 @@ class StorageConfig(_Model):
     )
     replication_lag_p50: Duration = Field(
         5.0,
+        gt=0,
         description="async: median replication lag. S3 replication: 'most objects in seconds' "
         "(AWS docs); 5 s is an estimate.",
     )
     replication_lag_p9999: Duration = Field(
         900.0,
+        gt=0,
         description="async: 99.99th percentile of the lag: S3 Replication Time Control SLA, "
-        "99.99% of objects within 15 minutes.",
+        "99.99% of objects within 15 minutes. At least the p50.",
     )
     put_attempts: int = Field(4, ge=1, description="PUT attempts per bucket (estimate).")
     repair_delay: Duration = Field(
         60.0,
         description="A PUT that failed is re-copied this long after its bucket is back (estimate).",
     )
+
+    @model_validator(mode="after")
+    def _check(self) -> StorageConfig:
+        """Percentiles in order (the lag distribution is built for every agent, whatever the
+        replication)."""
+        if self.replication_lag_p9999 < self.replication_lag_p50:
+            _fail(
+                "storage",
+                [
+                    (
+                        ("replication_lag_p9999",),
+                        "p99.99 must be at least p50",
+                        self.replication_lag_p9999,
+                    )
+                ],
+            )
+        return self
 
 
 class TableConfig(_Model):
@@ -367,7 +400,10 @@ class ControlPlaneConfig(_Model):
         5.0, description="Leader lease length (estimate: not published)."
     )
     renew_interval: Duration = Field(
-        1.0, description="The leader renews its lease this often (estimate: not published)."
+        1.0,
+        gt=0,
+        description="The leader renews its lease this often (estimate: not published). More "
+        "than 0: a control plane that is down waits this long between two checks.",
     )
     non_preferred_delay: Duration = Field(
         2.0,
@@ -391,6 +427,7 @@ class ControlPlaneConfig(_Model):
     )
     latency_ewma_tau: Duration = Field(
         20.0,
+        gt=0,
         description="Time constant of each region's table latency and error averages (an "
         "exponentially weighted moving average in time): long enough that sampling noise does "
         "not move leadership, short enough to follow a soft failure (estimate).",
@@ -444,14 +481,21 @@ class AgentConfig(_Model):
 
     per_zone: int = Field(1, ge=1, description="Agents in every zone of every region.")
     batch_timeout: Duration = Field(
-        0.25, description="A file is flushed this long after its first record (WarpStream docs)."
+        0.25,
+        gt=0,
+        description="A file is flushed this long after its first record (WarpStream docs).",
     )
     max_file_size: Size = Field(
         8 * 1024 * 1024,
-        description="A file is flushed once it reaches this size (WarpStream docs).",
+        ge=1,
+        le=2**63 - 1,
+        description="A file is flushed once it reaches this size (WarpStream docs); at least "
+        "one record.",
     )
     commit_timeout: Duration = Field(
-        2.0, description="No answer from a control plane: try the next one (estimate)."
+        2.0,
+        gt=0,
+        description="No answer from a control plane: try the next one (estimate).",
     )
     suspect_period: Duration = Field(
         10.0, description="A region that timed out is avoided this long (estimate)."
@@ -481,7 +525,9 @@ class WorkloadConfig(_Model):
     records_per_s: float = Field(
         1000.0, ge=0, description="Records per second sent by each producer (spec section 4)."
     )
-    record_size: Size = Field(1024, description="Size of a record (spec section 4).")
+    record_size: Size = Field(
+        1024, ge=1, le=2**63 - 1, description="Size of a record (spec section 4)."
+    )
     linger: Duration = Field(
         0.025,
         description="A producer batch waits this long for more records (WarpStream's "
@@ -526,9 +572,16 @@ class WorkloadConfig(_Model):
         "blocked this long on a full buffer fails (reported as producers.block_timeouts).",
     )
     consumer_regions: Regions | None = Field(
-        None, description="Regions with consumers, topology regions; absent: every region."
+        None,
+        min_length=1,
+        description="Regions with consumers, topology regions; absent: every region.",
     )
-    consumers_per_region: int = Field(1, ge=0, description="Consumers in each of those regions.")
+    consumers_per_region: int = Field(
+        1,
+        ge=1,
+        description="Consumers in each of those regions (at least one: the run's end-to-end "
+        "figures need a consumer).",
+    )
     poll_interval: Duration = Field(
         0.4,
         description="Consumer poll interval (estimate, calibrated to the published end-to-end "
@@ -542,6 +595,24 @@ class WorkloadConfig(_Model):
         "to make multi-region cheaper; which bucket it reads today is not published). nearest: the "
         "nearest bucket that holds it (that future work).",
     )
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkloadConfig:
+        """Kafka's own rule (ProducerConfig refuses anything else): a record may fail only after
+        its batch had its linger and one full request timeout, or it is failed before it is sent."""
+        if self.delivery_timeout < self.linger + self.request_timeout:
+            _fail(
+                "workload",
+                [
+                    (
+                        ("delivery_timeout",),
+                        "must be at least linger + request_timeout "
+                        f"({self.linger + self.request_timeout:g} s), as Kafka requires",
+                        self.delivery_timeout,
+                    )
+                ],
+            )
+        return self
 
 
 SECTIONS: dict[str, type[BaseModel]] = {
@@ -744,12 +815,297 @@ def _fit_together(parts: dict[str, Any]) -> list[tuple[tuple, str, Any]]:
     if w is not None:
         w.producer_regions = within(("workload", "producer_regions"), w.producer_regions, regions)
         w.consumer_regions = within(("workload", "consumer_regions"), w.consumer_regions, regions)
-    for i, spec in parts.get("faults") or []:
-        for path, msg, got, choices in fault_region_problems(spec, regions):
+    faults = parts.get("faults") or []
+    for i, spec in faults:
+        region_problems = fault_region_problems(spec, regions)
+        for path, msg, got, choices in region_problems:
             if got is not None:
                 msg = f"{msg}, got {_short(got)}{suggest(got, choices)}"
             out.append((("faults", i, *path), msg, got))
+        if not region_problems:
+            for path, msg, got in _fault_problems(spec, parts, regions):
+                out.append((("faults", i, *path), msg, got))
+    if w is not None:
+        out.extend(_request_size_problems(w, faults))
+        a = parts.get("agents")
+        if a is not None and a.max_file_size < w.record_size:
+            # smaller files are not made (a file holds whole requests): the flush loop would
+            # only wake byte_rate / max_file_size times a second for nothing
+            out.append(
+                (
+                    ("agents", "max_file_size"),
+                    f"a file holds at least one record: expected at least workload.record_size "
+                    f"({w.record_size} B), got {a.max_file_size} B",
+                    a.max_file_size,
+                )
+            )
     return out
+
+
+# -- faults that could never fire, or would do nothing -------------------------------------------
+ACTIONS = ("pin-preferred", "auto-preference")
+# kinds whose injection looks up the target's control plane (a region without one is a crash)
+_CP_KINDS = ("control-plane-outage", "control-plane-crash-loop", "control-plane-slow",
+             "clock-skew", "bad-deploy", "pin-preferred")  # fmt: skip
+_BUCKET_KINDS = ("bucket-unavailable", "bucket-slow", "bucket-errors")
+_TABLE_KINDS = ("table-unavailable", "table-slow", "table-errors")
+_SLOW_KINDS = ("bucket-slow", "table-slow", "control-plane-slow")
+REQUEST_BYTES_MAX = 2**31 - 1  # sim.ledger: a request's bytes are records (int32) x record_size
+
+
+def _low_high(v: Any) -> tuple[float, float]:
+    return (float(v[0]), float(v[1])) if isinstance(v, tuple) else (float(v), float(v))
+
+
+def _fault_problems(spec: Any, parts: dict[str, Any], regions: list[str]):
+    """``(path in the fault, message, value)`` for a fault that can never fire in the run, or
+    whose target or parameters name nothing the model has, or that would change nothing."""
+    out: list[tuple[tuple, str, Any]] = []
+    kind = spec.kind
+    run = parts.get("run")
+    end = run.duration if run is not None else None
+    at_lo, at_hi = _low_high(spec.at)
+    if end is not None and at_lo >= end:
+        out.append(
+            (
+                ("at",),
+                f"starts at {at_lo:g} s, when the run (run.duration {end:g} s) is over: "
+                "it would never fire",
+                spec.at,
+            )
+        )
+    if spec.until is not None:
+        if spec.every is None:
+            out.append((("until",), "until is used only with every (a repeated fault)", spec.until))
+        elif spec.until <= at_lo:
+            out.append(
+                (
+                    ("until",),
+                    f"until ({spec.until:g} s) is not after at ({at_lo:g} s): it would never fire",
+                    spec.until,
+                )
+            )
+    if spec.duration is not None and kind not in ACTIONS and _low_high(spec.duration)[1] == 0:
+        out.append(
+            (
+                ("duration",),
+                "a fault that lasts 0 s heals the moment it starts and has no effect "
+                "(leave duration out for a permanent fault)",
+                spec.duration,
+            )
+        )
+    t = spec.target if spec.target in regions else None  # a concrete region, or symbolic
+    cp = parts.get("control_plane")
+    st = parts.get("storage")
+    tb = parts.get("table")
+    w = parts.get("workload")
+    topo = parts.get("topology")
+    if kind in _CP_KINDS and cp is not None:
+        cps = list(cp.regions)
+        if t is not None and t not in cps:
+            out.append(
+                (
+                    ("target",),
+                    f"{t!r} has no control plane (control_plane.regions: {', '.join(cps)})",
+                    t,
+                )
+            )
+        elif t is None and kind != "pin-preferred" and set(cps) != set(regions):
+            maybe = spec.target in ("follower", "random") or (
+                spec.target == "leader" and regions[0] not in cps
+            )
+            if maybe:
+                out.append(
+                    (
+                        ("target",),
+                        f"{spec.target} may resolve to a region without a control plane "
+                        f"(control_plane.regions: {', '.join(cps)}); name a region",
+                        spec.target,
+                    )
+                )
+        for j, r in enumerate(getattr(spec, "cycle", None) or []):
+            if r in regions and r not in cps:
+                out.append(
+                    (("cycle", j), f"{r!r} has no control plane to prefer ({', '.join(cps)})", r)
+                )
+    if kind in _BUCKET_KINDS and st is not None and t is not None and t not in st.regions:
+        out.append(
+            (("target",), f"{t!r} has no bucket (storage.regions: {', '.join(st.regions)})", t)
+        )
+    if kind in _TABLE_KINDS and tb is not None and cp is not None and t is not None:
+        reps = sorted(set(tb.regions) | set(cp.regions))
+        if t not in reps:
+            out.append(
+                (("target",), f"{t!r} has no table replica or endpoint ({', '.join(reps)})", t)
+            )
+    if kind == "replication-paused" and tb is not None and tb.kind != "eventual":
+        out.append(
+            (
+                ("kind",),
+                f"replication-paused acts only on an eventual table (table.kind is {tb.kind})",
+                kind,
+            )
+        )
+    if kind == "table-leader-lost" and tb is not None and tb.kind not in ("mrsc", "spanner"):
+        out.append(
+            (
+                ("kind",),
+                f"a {tb.kind} table has no internal leader to lose (only mrsc and spanner)",
+                kind,
+            )
+        )
+    if kind in _SLOW_KINDS and spec.add == 0 and spec.multiplier == 1 and spec.extra_sigma == 0:
+        out.append(
+            (
+                ("kind",),
+                f"{kind} with add 0, multiplier 1 and extra_sigma 0 slows nothing: "
+                "set at least one of them",
+                kind,
+            )
+        )
+    if kind in ("bucket-errors", "table-errors") and spec.rate == 0:
+        out.append((("rate",), "a rate of 0 fails nothing: expected more than 0", spec.rate))
+    if kind == "bad-deploy" and spec.error_rate == 0:
+        out.append((("error_rate",), "an error_rate of 0 fails nothing: expected more than 0", 0.0))
+    if kind == "control-plane-crash-loop" and spec.down == 0:
+        out.append(
+            (
+                ("down",),
+                "expected more than 0: a control plane that restarts at once never is down "
+                "(and with up: 0 the loop would never let time pass)",
+                spec.down,
+            )
+        )
+    if kind == "zone-outage" and topo is not None:
+        letters = [chr(ord("a") + k) for k in range(topo.zones_per_region)]
+        if spec.zone not in letters:
+            out.append(
+                (
+                    ("zone",),
+                    f"no zone {spec.zone!r}: a region has {topo.zones_per_region} zone(s), "
+                    f"{', '.join(letters)} (topology.zones_per_region)",
+                    spec.zone,
+                )
+            )
+    if kind == "partition":
+        out.extend(_partition_problems(spec, regions))
+    if kind == "link-degradation":
+        if spec.target == spec.peer:
+            out.append(
+                (("peer",), "a link needs two regions: peer is the target itself", spec.peer)
+            )
+        if spec.delay == 0 and spec.jitter == 0 and spec.loss == 0:
+            out.append(
+                (
+                    ("kind",),
+                    "link-degradation with delay 0, jitter 0 and loss 0 changes nothing: "
+                    "set at least one of them",
+                    kind,
+                )
+            )
+    if kind in ("producers-move", "consumers-move") and spec.to == spec.target:
+        out.append((("to",), f"the {kind.split('-')[0]} are already in {spec.to!r}", spec.to))
+    if kind == "load-spike":
+        if spec.multiplier == 1:
+            out.append((("multiplier",), "a multiplier of 1 changes nothing", spec.multiplier))
+        elif spec.multiplier < 1 and w is not None and run is not None:
+            # sim.model.clients.Producer.set_rate_multiplier: when a spike ends, sends resume
+            # from the last send made during it, so the gap of a slowed producer reappears as
+            # requests sent during the spike and stalled to its end (issue 15). Refuse the
+            # multipliers whose gap would show as unavailability.
+            rate = w.records_per_s * spec.multiplier
+            gap = w.linger + (1 / rate if rate > 0 else math.inf)
+            if gap >= run.unavailability_threshold:
+                room = run.unavailability_threshold - w.linger
+                need = (
+                    f"at least {1 / (w.records_per_s * room):.3g}"
+                    if room > 0 and w.records_per_s > 0
+                    else "at least 1"
+                )
+                out.append(
+                    (
+                        ("multiplier",),
+                        f"producers would send once every ~{gap:.3g} s; after a spike the model "
+                        "resumes sends from the last one made during it, so a gap longer than "
+                        f"run.unavailability_threshold ({run.unavailability_threshold:g} s) "
+                        f"would show as a false stall: expected {need} (lower needs a model "
+                        "change)",
+                        spec.multiplier,
+                    )
+                )
+        if (
+            w is not None
+            and t is not None
+            and (t not in w.producer_regions or not w.producers_per_zone)
+        ):
+            out.append((("target",), f"{t!r} has no producers (workload.producer_regions)", t))
+    if kind == "producers-move" and w is not None and t is not None and t not in w.producer_regions:
+        out.append((("target",), f"{t!r} has no producers (workload.producer_regions)", t))
+    if kind == "consumers-move" and w is not None and t is not None and t not in w.consumer_regions:
+        out.append((("target",), f"{t!r} has no consumers (workload.consumer_regions)", t))
+    return out
+
+
+def _partition_problems(spec: Any, regions: list[str]) -> list[tuple[tuple, str, Any]]:
+    out: list[tuple[tuple, str, Any]] = []
+    if len(regions) < 2:
+        return [
+            (
+                ("kind",),
+                "a partition needs at least two topology regions to cut between",
+                "partition",
+            )
+        ]
+    if spec.mode != "groups":
+        if spec.groups is not None:
+            out.append((("groups",), "groups are used only with mode: groups", spec.groups))
+        return out
+    groups = spec.groups or []
+    where: dict[str, int] = {}
+    for gi, g in enumerate(groups):
+        if not g:
+            out.append((("groups", gi), "an empty group: list the regions on this side", g))
+        for j, r in enumerate(g):
+            if r in where:
+                side = "twice in this group" if where[r] == gi else f"also in group {where[r]}"
+                out.append((("groups", gi, j), f"{r!r} is {side}: a region is on one side", r))
+            else:
+                where[r] = gi
+    if groups and sum(1 for g in groups if g) < 2:
+        out.append(
+            (("groups",), "needs at least two non-empty groups: nothing is cut otherwise", groups)
+        )
+    return out
+
+
+def _request_size_problems(w: Any, faults: list) -> list[tuple[tuple, str, Any]]:
+    """A produce request carries 1 + Poisson(rate x linger) records (sim.model.clients); the
+    ledger holds its record count as a 32-bit integer and its bytes as count x record_size
+    computed in 32 bits. Refuse a workload whose requests (load spikes included) could
+    overflow that, with a margin of ten standard deviations of the Poisson count."""
+    peak, loc, got = 1.0, ("workload", "records_per_s"), w.records_per_s
+    biggest = 1.0
+    for i, spec in faults:
+        if spec.kind == "load-spike" and spec.multiplier > 1:
+            peak *= spec.multiplier  # spikes may overlap: the worst case multiplies them
+            if spec.multiplier > biggest:
+                biggest, loc, got = spec.multiplier, ("faults", i, "multiplier"), spec.multiplier
+    lam = w.records_per_s * peak * w.linger
+    worst = 1 + lam + 10 * math.sqrt(lam) + 10
+    size = worst * w.record_size
+    if not math.isfinite(size) or size > REQUEST_BYTES_MAX:
+        spikes = " (with the load spikes' multipliers)" if peak > 1 else ""
+        return [
+            (
+                loc,
+                f"a produce request{spikes} would carry up to ~{worst:.3g} records of "
+                f"{w.record_size} B = {size:.3g} B; the model holds a request in at most "
+                f"{REQUEST_BYTES_MAX} B: lower records_per_s, linger or record_size"
+                + (" or the multiplier" if peak > 1 else ""),
+                got,
+            )
+        ]
+    return []
 
 
 class ScenarioError(Exception):
@@ -758,3 +1114,28 @@ class ScenarioError(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+def scenario_warnings(sc: Scenario) -> list[str]:
+    """Things that may be intended but may also make a fault do nothing in this run (printed
+    before a run and by ``sim validate``): drawn starts that may fall after the end, symbolic
+    targets that may resolve to the fault's other end."""
+    out = []
+    end = sc.run.duration
+    for i, spec in enumerate(sc.faults):
+        where = f"faults.{i} ({spec.kind})"
+        lo, hi = _low_high(spec.at)
+        if lo < end <= hi:
+            out.append(
+                f"{where}: at is drawn from [{lo:g} s, {hi:g} s] and may fall after the end of "
+                f"the run ({end:g} s): it then never fires"
+            )
+        if spec.every is not None and spec.until is not None and lo < spec.until <= hi:
+            out.append(f"{where}: until ({spec.until:g} s) may come before the drawn at")
+        other = getattr(spec, "peer", None) or getattr(spec, "to", None)
+        if other is not None and spec.target in ("leader", "follower", "table-leader", "random"):
+            out.append(
+                f"{where}: target {spec.target} may resolve to {other!r} when it fires, and "
+                "the fault then does nothing"
+            )
+    return out
