@@ -236,24 +236,19 @@ def _slug(name: str) -> str:
 
 
 def new_compare_dir(out: str | Path, a: str, b: str) -> tuple[Path, Path]:
-    """(final path, temporary path) for a comparison folder."""
+    """(final path, temporary path: created) for a comparison folder."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    base = Path(out)
-    name = f"compare-{_slug(a)}-vs-{_slug(b)}-{stamp}"
-    final, k = base / name, 1
-    while final.exists():
-        k += 1
-        final = base / f"{name}-{k}"
-    return final, base / f".{final.name}.partial"
+    from sim.report.results import _reserve
+
+    # the hidden .partial folder, made with an exclusive mkdir, reserves the name: two
+    # comparisons started in the same second never share a folder
+    return _reserve(Path(out), f"compare-{_slug(a)}-vs-{_slug(b)}-{stamp}")
 
 
 def write_compare(res: dict, out: str | Path = "results", fmt: str = "png") -> Path:
     """Write compare.json, compare.txt, both scenarios and the figures; return the folder."""
     a, b = res["_designs"]
     final, tmp = new_compare_dir(out, a.name, b.name)
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
     try:
         made = [plot_cdfs(res, tmp, fmt), plot_timelines(res, tmp, fmt)]
         (tmp / "scenario-A.yaml").write_text(to_yaml(a.scenario))

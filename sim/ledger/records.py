@@ -86,7 +86,7 @@ class RequestColumns:
         c["region_idx"][start:end] = region_idx
         c["send_s"][start:end] = send_s
         c["n_records"][start:end] = n_records
-        c["bytes"][start:end] = n_records * size
+        c["bytes"][start:end] = n_records.astype(np.int64) * size
         self.n = end
         return np.arange(start, end, dtype=np.int64)
 

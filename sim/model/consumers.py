@@ -128,4 +128,4 @@ def receipts(
                 }
             )
         )
-    return pd.concat(rows, ignore_index=True)
+    return pd.concat(rows, ignore_index=True) if rows else empty

@@ -78,7 +78,9 @@ class Producer(Component):
         self.requests["status"][self._ids[~keep]] = NEVER_SENT
         self._t, self._ids = self._t[keep], self._ids[keep]
         self._gen_until = t
-        self._last_send = float(self._t[-1]) if len(self._t) else min(self._last_send, t)
+        # arrivals are memoryless: with no send drawn past t, the next one is drawn from t (not
+        # from the last send before it, which would put sends back in the past)
+        self._last_send = float(self._t[-1]) if len(self._t) else t
         self.rate_multiplier = mult
 
     def _generate(self, until: float) -> None:

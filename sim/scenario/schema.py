@@ -850,7 +850,8 @@ _CP_KINDS = ("control-plane-outage", "control-plane-crash-loop", "control-plane-
 _BUCKET_KINDS = ("bucket-unavailable", "bucket-slow", "bucket-errors")
 _TABLE_KINDS = ("table-unavailable", "table-slow", "table-errors")
 _SLOW_KINDS = ("bucket-slow", "table-slow", "control-plane-slow")
-REQUEST_BYTES_MAX = 2**31 - 1  # sim.ledger: a request's bytes are records (int32) x record_size
+REQUEST_BYTES_MAX = 2**63 - 1  # sim.ledger: a request's bytes are int64
+REQUEST_RECORDS_MAX = 2**31 - 1  # sim.ledger: a request's record count is int32
 
 
 def _low_high(v: Any) -> tuple[float, float]:
@@ -1008,31 +1009,6 @@ def _fault_problems(spec: Any, parts: dict[str, Any], regions: list[str]):
     if kind == "load-spike":
         if spec.multiplier == 1:
             out.append((("multiplier",), "a multiplier of 1 changes nothing", spec.multiplier))
-        elif spec.multiplier < 1 and w is not None and run is not None:
-            # sim.model.clients.Producer.set_rate_multiplier: when a spike ends, sends resume
-            # from the last send made during it, so the gap of a slowed producer reappears as
-            # requests sent during the spike and stalled to its end (issue 15). Refuse the
-            # multipliers whose gap would show as unavailability.
-            rate = w.records_per_s * spec.multiplier
-            gap = w.linger + (1 / rate if rate > 0 else math.inf)
-            if gap >= run.unavailability_threshold:
-                room = run.unavailability_threshold - w.linger
-                need = (
-                    f"at least {1 / (w.records_per_s * room):.3g}"
-                    if room > 0 and w.records_per_s > 0
-                    else "at least 1"
-                )
-                out.append(
-                    (
-                        ("multiplier",),
-                        f"producers would send once every ~{gap:.3g} s; after a spike the model "
-                        "resumes sends from the last one made during it, so a gap longer than "
-                        f"run.unavailability_threshold ({run.unavailability_threshold:g} s) "
-                        f"would show as a false stall: expected {need} (lower needs a model "
-                        "change)",
-                        spec.multiplier,
-                    )
-                )
         if (
             w is not None
             and t is not None
@@ -1079,10 +1055,10 @@ def _partition_problems(spec: Any, regions: list[str]) -> list[tuple[tuple, str,
 
 
 def _request_size_problems(w: Any, faults: list) -> list[tuple[tuple, str, Any]]:
-    """A produce request carries 1 + Poisson(rate x linger) records (sim.model.clients); the
-    ledger holds its record count as a 32-bit integer and its bytes as count x record_size
-    computed in 32 bits. Refuse a workload whose requests (load spikes included) could
-    overflow that, with a margin of ten standard deviations of the Poisson count."""
+    """A produce request carries 1 + Poisson(rate x linger) records (sim.model.producers); the
+    ledger holds its record count as a 32-bit integer and its bytes as a 64-bit one. Refuse a
+    workload whose requests (load spikes included) could overflow either, with a margin of ten
+    standard deviations of the Poisson count."""
     peak, loc, got = 1.0, ("workload", "records_per_s"), w.records_per_s
     biggest = 1.0
     for i, spec in faults:
@@ -1093,15 +1069,15 @@ def _request_size_problems(w: Any, faults: list) -> list[tuple[tuple, str, Any]]
     lam = w.records_per_s * peak * w.linger
     worst = 1 + lam + 10 * math.sqrt(lam) + 10
     size = worst * w.record_size
-    if not math.isfinite(size) or size > REQUEST_BYTES_MAX:
+    if not math.isfinite(size) or size > REQUEST_BYTES_MAX or worst > REQUEST_RECORDS_MAX:
         spikes = " (with the load spikes' multipliers)" if peak > 1 else ""
         return [
             (
                 loc,
                 f"a produce request{spikes} would carry up to ~{worst:.3g} records of "
-                f"{w.record_size} B = {size:.3g} B; the model holds a request in at most "
-                f"{REQUEST_BYTES_MAX} B: lower records_per_s, linger or record_size"
-                + (" or the multiplier" if peak > 1 else ""),
+                f"{w.record_size} B = {size:.3g} B; the model holds a request of at most "
+                f"{REQUEST_RECORDS_MAX} records and {REQUEST_BYTES_MAX} B: lower records_per_s, "
+                "linger or record_size" + (" or the multiplier" if peak > 1 else ""),
                 got,
             )
         ]
