@@ -310,6 +310,15 @@ class Ledger:
             row[0] += count
             row[1] += nbytes
 
+    def op_row(self, op: str, service: str, src: str, dst: str, replicas: int = 1) -> list[int]:
+        """The [count, bytes] counter of one kind of request between two regions, to be
+        updated in place by a component that counts often (a control plane's table writes)."""
+        key = (op, service, src, dst, "", "", replicas)
+        row = self.ops.get(key)
+        if row is None:
+            row = self.ops[key] = [0, 0]
+        return row
+
     def add_attempts(self, req_ids: np.ndarray, arrive_s: np.ndarray, file_id: int) -> None:
         """Record that these requests (one attempt each) went into file ``file_id``."""
         self.attempts.add(req_ids, arrive_s, self.requests["attempts"][req_ids], file_id)

@@ -47,6 +47,7 @@ class Component:
         self._error_rates: list[float] = []
         self._error_rate = 0.0
         self.ever_changed = False  # any transition, slow-down or error rate, ever
+        self.went_down = False  # any up/down transition, ever
         self.nominal = True  # no slow-down and no error rate in force now
         self._watchers: list[Callable[[Component], None]] = []
 
@@ -131,6 +132,7 @@ class Component:
 
     def _set_state(self, t: float, up: bool) -> None:
         if self.history.set_state(t, up):
+            self.went_down = True
             self._changed()
 
     def take_down(self, t: float) -> None:

@@ -109,6 +109,7 @@ class ControlPlane(Component):
         self._busy = False  # a group-commit table write is in flight
         self.preference: str = cfg.preference
         self._capacity_factors: list[float] = []
+        self._write_rows: dict[str, list[int]] = {}  # the ledger's table-write counters
         self.capacity_factor = 1.0  # share of instances alive (a zone outage lowers it)
         self.error_ewma = 0.0
         self._last_obs = 0.0
@@ -274,12 +275,16 @@ class ControlPlane(Component):
             yield env.timeout(max(0.0, cfg.renew_interval - (env.now - t_loop)))
 
     def _count_writes(self, plan, n: int) -> None:
-        """Record ``n`` table writes from this region (to the region that took part first)."""
+        """Record ``n`` table writes from this region (to the last region that took part)."""
         table = self.table
         dst = plan.participants[-1] if plan is not None else table.leader_region
-        self.ledger.count_op(
-            "table_write", table.kind, self.region, dst, n, replicas=table.data_replicas
-        )
+        row = self._write_rows.get(dst)
+        if row is None:
+            row = self.ledger.op_row(
+                "table_write", table.kind, self.region, dst, table.data_replicas
+            )
+            self._write_rows[dst] = row
+        row[0] += n
 
     def _count_reads(self, plan, n: int) -> None:
         """Record ``n`` strongly consistent table reads from this region."""

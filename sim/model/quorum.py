@@ -31,11 +31,15 @@ Z9999 = 3.7190164854556804  # standard normal quantile at 0.9999
 
 
 def quorum_time(done_times, ok, k: int) -> float:
-    """When a k-of-n write is durable: the k-th smallest completion among successful PUTs.
+    """When a k-of-n write is durable: the k-th smallest completion among successful PUTs
+    (``ok`` None: every PUT succeeded).
 
     Returns ``inf`` when fewer than ``k`` PUTs succeed.
     """
-    good = sorted(t for t, o in zip(done_times, ok, strict=True) if o)
+    if ok is None:
+        good = sorted(done_times)
+    else:
+        good = sorted(t for t, o in zip(done_times, ok, strict=True) if o)
     return good[k - 1] if len(good) >= k else INF
 
 
@@ -57,7 +61,6 @@ class QuorumWriter:
             storage_cfg.replication_lag_p50,
             math.log(storage_cfg.replication_lag_p9999 / storage_cfg.replication_lag_p50) / Z9999,
         )
-        self._all_ok = [True] * len(buckets)
 
     def plan_put(self, j: int, t_issue: float, attempt: int, size: int) -> tuple[float, bool]:
         """When the PUT attempt to bucket ``j`` issued at ``t_issue`` ends, and whether it would
@@ -68,7 +71,7 @@ class QuorumWriter:
         timeout = S3_RETRY_TIMEOUTS_S[min(attempt, len(S3_RETRY_TIMEOUTS_S) - 1)]
         src, dst = self.region, b.region
         net = self.net
-        if b.history.changed or not net.pristine:
+        if b.went_down or not net.pristine:
             reach = b.up_at(t_issue)
             if reach and src != dst:
                 links = net.links
@@ -124,7 +127,7 @@ class QuorumWriter:
             plans = [self.plan_put(j, t0, 0, size) for j in range(nb)]
             if all(ok for _, ok in plans):
                 ends = [e for e, _ in plans]
-                q = quorum_time(ends, self._all_ok, k)
+                q = quorum_time(ends, None, k)
                 if q + lead < deadline:
                     yield env.timeout(q + lead - env.now)
                     if not owner.up_throughout(t0, env.now):
