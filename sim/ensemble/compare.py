@@ -58,6 +58,14 @@ METRICS: list[tuple[str, str, str, Callable[[dict], float | None]]] = [
     ("leader_changes", "leader changes", "", lambda s: s["leader"]["changes"]),
     ("failed_records", "failed records", "", lambda s: s["records"]["failed"]),
     ("duplicated_records", "duplicated records", "", lambda s: s["records"]["duplicated"]),
+    # the run's cost (known prices only: see the summary's cost.unknown)
+    ("usd_per_gb", "cost per GB", "USD", lambda s: (s.get("cost") or {}).get("usd_per_gb")),
+    (
+        "usd_per_month",
+        "cost per month",
+        "USD",
+        lambda s: (s.get("cost") or {}).get("usd_per_month"),
+    ),
 ]
 
 # latency histograms: log-spaced bins, 100 per decade from 0.1 ms to 10^7 ms (2.3% wide)
@@ -193,12 +201,12 @@ def _num(v) -> float | None:
     return None if v is None else float(v)
 
 
-def _fmt(v: float | None, integer: bool = False) -> str:
+def _fmt(v: float | None, integer: bool = False, digits: int = 1) -> str:
     if v is None or not math.isfinite(v):
         return "-"
     if integer and float(v).is_integer():
         return f"{v:,.0f}"
-    return f"{v:,.1f}"
+    return f"{v:,.{digits}f}"
 
 
 def format_table(res: dict) -> str:
@@ -218,11 +226,12 @@ def format_table(res: dict) -> str:
     for m in res["metrics"]:
         label = m["label"] + (f" ({m['unit']})" if m["unit"] else "")
         integer = m["unit"] == ""
+        d = 4 if m["key"] == "usd_per_gb" else 2 if m["unit"] == "USD" else 1
         ci = m["diff_ci95"]
-        ci_s = "-" if ci is None else f"[{_fmt(ci[0], integer)}, {_fmt(ci[1], integer)}]"
+        ci_s = "-" if ci is None else f"[{_fmt(ci[0], integer, d)}, {_fmt(ci[1], integer, d)}]"
         lines.append(
-            f"{label:<26}{_fmt(m['a_mean'], integer):>12}{_fmt(m['b_mean'], integer):>12}"
-            f"{_fmt(m['diff_mean'], integer):>12}   {ci_s}"
+            f"{label:<26}{_fmt(m['a_mean'], integer, d):>12}{_fmt(m['b_mean'], integer, d):>12}"
+            f"{_fmt(m['diff_mean'], integer, d):>12}   {ci_s}"
         )
     if len(seeds) == 1:
         lines.append("")
