@@ -241,7 +241,8 @@ class Ledger:
     """
 
     regions: list[str]
-    bucket_regions: list[str]
+    bucket_regions: list[str]  # each bucket's site: its region, or its zone (zonal buckets)
+    bucket_region_of: dict[str, str] = field(default_factory=dict)  # site -> region
     requests: RequestColumns = field(default_factory=RequestColumns)
     attempts: AttemptColumns = field(default_factory=lambda: AttemptColumns())
     files: FileColumns | None = None
@@ -267,6 +268,8 @@ class Ledger:
     )  # fmt: skip
 
     def __post_init__(self):
+        for site in self.bucket_regions:
+            self.bucket_region_of.setdefault(site, site)
         if self.files is None:
             self.files = FileColumns(len(self.bucket_regions))
 
@@ -390,8 +393,9 @@ class Ledger:
         the agents' PUTs (retries, late PUTs and replica copies included) folded in."""
         rows = {k: list(v) for k, v in self.ops.items()}
         for a, (counts, nbytes) in enumerate(zip(self.put_counts, self.put_bytes, strict=True)):
-            for j, dst in enumerate(self.bucket_regions):
+            for j, site in enumerate(self.bucket_regions):
                 if counts[j]:
+                    dst = self.bucket_region_of[site]
                     key = ("put", storage, agent_regions[a], dst, "", "", 1)
                     row = rows.setdefault(key, [0, 0])
                     row[0] += counts[j]

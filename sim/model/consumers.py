@@ -98,12 +98,16 @@ def receipts(
         source = np.full(len(idx), -1, dtype=np.int16)
         for seg_start, seg_end, region in c.region_segments(duration):
             todo = alive & (disc >= seg_start) & (disc < seg_end)
-            order = (
-                net.nearest(region, bucket_regions) if read_from == "nearest" else bucket_regions
-            )
-            for br in order:
-                j = bucket_regions.index(br)
+            # bucket indices in read order (zonal buckets share a region: a stable sort keeps
+            # the listed order among them)
+            if read_from == "nearest":
+                near = net.nearest(region, sorted(set(bucket_regions)))
+                order = sorted(range(len(buckets)), key=lambda j: near.index(bucket_regions[j]))
+            else:
+                order = list(range(len(buckets)))
+            for j in order:
                 b = buckets[j]
+                br = bucket_regions[j]
                 have = todo & (copy[idx, j] <= disc) & b.up_mask(disc)
                 if not have.any():
                     continue

@@ -56,7 +56,20 @@ class QuorumWriter:
         self.region = owner.region
         self.put_counts, self.put_bytes = ledger.put_tally()
         regions_b = [b.region for b in buckets]
-        self.home_bucket = regions_b.index(net.nearest(owner.region, regions_b)[0])
+        same_zone = [
+            j for j, b in enumerate(buckets) if b.zone is not None and b.zone == owner.zone
+        ]
+        self.home_bucket = (
+            same_zone[0] if same_zone else regions_b.index(net.nearest(owner.region, regions_b)[0])
+        )
+        # a zonal bucket in the agent's own region is reached over the zone network (same zone
+        # 0.3 ms, across zones 1.0 ms) instead of the regional endpoint's RTT: the difference
+        self.rtt_offset = [
+            net.zone_rtt(owner.zone, b.zone) - net.base_s[(owner.region, b.region)]
+            if b.zone is not None and b.region == owner.region
+            else 0.0
+            for b in buckets
+        ]
         self.replication_lag = LogNormal(
             storage_cfg.replication_lag_p50,
             math.log(storage_cfg.replication_lag_p9999 / storage_cfg.replication_lag_p50) / Z9999,
@@ -78,9 +91,13 @@ class QuorumWriter:
                 reach = links[(src, dst)].up_at(t_issue) and links[(dst, src)].up_at(t_issue)
             if not reach:
                 return t_issue + timeout, False
-            rtt = net.rtt(src, dst)
+            rtt = net.rtt(src, dst) + self.rtt_offset[j]
         else:  # fast path: nothing on this path has ever failed or been degraded
-            rtt = net.base_s[(src, dst)] - net.jitter_s * math.log1p(-net.block.uniform())
+            rtt = (
+                net.base_s[(src, dst)]
+                + self.rtt_offset[j]
+                - net.jitter_s * math.log1p(-net.block.uniform())
+            )
             if b.nominal:
                 put = b.profile.put
                 lat = (

@@ -63,13 +63,15 @@ PROFILES: dict[str, StorageProfile] = {
 
 
 class Bucket(Component):
-    """One object-storage bucket in one region."""
+    """One object-storage bucket in one region, or in one zone (a zonal S3 Express One Zone
+    directory bucket: a zone outage takes it down). ``site`` names it: its region, or its zone."""
 
     part = "bucket"
     holds_data = True
 
-    def __init__(self, region: str, profile: StorageProfile, block: Block):
-        super().__init__(f"bucket:{region}", region)
+    def __init__(self, region: str, profile: StorageProfile, block: Block, zone: str | None = None):
+        self.site = zone or region
+        super().__init__(f"bucket:{self.site}", region, zone)
         self.profile = profile
         self.block = block
 

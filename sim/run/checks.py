@@ -31,6 +31,10 @@ def _bucket(ledger, region: str):
     return ledger.histories[f"bucket:{region}"]
 
 
+def _region(ledger, site: str) -> str:
+    return ledger.bucket_region_of.get(site, site)
+
+
 def _link(ledger, a: str, b: str):
     return ledger.histories[f"link:{a}->{b}"]
 
@@ -53,12 +57,13 @@ def file_copies(files: pd.DataFrame, ledger, repair_delay: float) -> np.ndarray:
         pred = np.where(st == PUT_PREDICTED)[0]
         if len(pred):
             ok = b.up_throughout_mask(s[pred], e[pred])
+            b_reg = _region(ledger, br)
             for r in np.unique(src[pred]):
-                if r == br:
+                if r == b_reg:
                     continue
                 m = src[pred] == r
-                ok[m] &= _link(ledger, r, br).up_throughout_mask(s[pred][m], e[pred][m])
-                ok[m] &= _link(ledger, br, r).up_throughout_mask(s[pred][m], e[pred][m])
+                ok[m] &= _link(ledger, r, b_reg).up_throughout_mask(s[pred][m], e[pred][m])
+                ok[m] &= _link(ledger, b_reg, r).up_throughout_mask(s[pred][m], e[pred][m])
             copy[pred[ok], j] = e[pred[ok]]
     destroyed = np.array([b.destroyed_at for b in buckets])
     # asynchronous replication: a copy lands only if its source bucket still exists by then
@@ -108,7 +113,9 @@ def repairs(files: pd.DataFrame, copy: np.ndarray, ledger) -> list[tuple[str, st
         for k, src in enumerate(regions):
             m = rep & (first == k)
             if m.any():
-                out.append((src, r, int(m.sum()), int(size[m].sum())))
+                out.append(
+                    (_region(ledger, src), _region(ledger, r), int(m.sum()), int(size[m].sum()))
+                )
     return out
 
 

@@ -36,12 +36,20 @@ class World:
         self.region_objs = {
             r: Region(r, zone_names(r, topo.zones_per_region)) for r in self.regions
         }
-        self.ledger = Ledger(regions=self.regions, bucket_regions=list(sc.storage.regions))
-        self.net = Network(self.regions, streams.block("network"), sc.network.jitter_ms)
         profile = PROFILES[sc.storage.profile]
-        self.buckets = [
-            self._place(Bucket(r, profile, streams.block(f"storage.{r}")))
+        sites = [  # (region, zone or None) of each bucket
+            (r, z)
             for r in sc.storage.regions
+            for z in (self.region_objs[r].zones if sc.storage.zonal else [None])
+        ]
+        self.ledger = Ledger(
+            regions=self.regions,
+            bucket_regions=[z or r for r, z in sites],
+            bucket_region_of={z or r: r for r, z in sites},
+        )
+        self.net = Network(self.regions, streams.block("network"), sc.network.jitter_ms)
+        self.buckets = [
+            self._place(Bucket(r, profile, streams.block(f"storage.{z or r}"), z)) for r, z in sites
         ]
         t = sc.table
         self.table = MetadataTable(

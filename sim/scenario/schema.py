@@ -224,7 +224,7 @@ class NetworkConfig(_Model):
 
 
 class StorageConfig(_Model):
-    """Buckets (one per region) and the write quorum."""
+    """Buckets (one per region, or one per zone) and the write quorum."""
 
     profile: Literal["s3-standard", "s3-express"] = Field(
         "s3-standard",
@@ -236,6 +236,14 @@ class StorageConfig(_Model):
         None,
         min_length=1,
         description="One bucket in each of these topology regions; absent: every region.",
+    )
+    zonal: bool = Field(
+        False,
+        description="One bucket per availability zone of each storage region instead of one "
+        "per region: S3 Express One Zone directory buckets, which live in one zone and go down "
+        "with it (AWS: 'data is stored in a single Availability Zone'); the quorum then spans "
+        "the zones, the way the vendor first built its quorum of buckets. Use with profile "
+        "s3-express.",
     )
     quorum: int | None = Field(
         None,
@@ -757,13 +765,16 @@ def _fit_together(parts: dict[str, Any]) -> list[tuple[tuple, str, Any]]:
     s = parts.get("storage")
     if s is not None:
         s.regions = within(("storage", "regions"), s.regions, regions)
+        topo = parts.get("topology")
+        per = topo.zones_per_region if (s.zonal and topo is not None) else 1
+        n_buckets = len(s.regions) * per
         if s.quorum is None:
-            s.quorum = len(s.regions) // 2 + 1
-        elif s.quorum > len(s.regions):
+            s.quorum = n_buckets // 2 + 1
+        elif s.quorum > n_buckets:
             out.append(
                 (
                     ("storage", "quorum"),
-                    f"quorum {s.quorum} exceeds the {len(s.regions)} bucket(s)",
+                    f"quorum {s.quorum} exceeds the {n_buckets} bucket(s)",
                     s.quorum,
                 )
             )
