@@ -175,11 +175,29 @@ def _load_or_exit(path: str, overrides: list[str] | None = None) -> Scenario:
         sys.exit(EXIT_BAD_INPUT)
 
 
+def _prices_or_exit(path: str | None):
+    """The price table with ``path``'s rows over the shipped ones (None: the shipped table);
+    a bad file exits 2 with its problem on one line."""
+    if path is None:
+        return None
+    from sim.cost import PriceFileError, load_prices
+
+    try:
+        return load_prices(path)
+    except PriceFileError as e:
+        print(e, file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except OSError as e:
+        print(f"{path}: cannot read the price file ({e.strerror or e})", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
 def cmd_run(a: argparse.Namespace) -> int:
     from sim.report.results import record_failure, write_run
     from sim.run.runner import run
 
     seed = _seed_or_exit(a.seed)
+    prices = _prices_or_exit(a.prices)
     sc = _load_or_exit(a.scenario, a.set)
     _warn(sc)
     if not _preflight(sc, a.force):
@@ -202,7 +220,7 @@ def cmd_run(a: argparse.Namespace) -> int:
 
         seed = draw_root_seed()  # drawn here so that even a failed run records it
     try:
-        res = run(sc, seed, progress=progress)
+        res = run(sc, seed, progress=progress, prices=prices)
     except Exception:
         if bar is not None:
             bar.close()
@@ -306,6 +324,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     from sim.report import plots
     from sim.report.results import RunFolderError, check_complete, load_run
 
+    prices = _prices_or_exit(a.prices)
     folder = Path(a.run_dir)
     if not (folder / "summary.json").exists() and not folder.name.endswith((".failed", ".partial")):
         print(f"{folder}: not a run folder (no summary.json)", file=sys.stderr)
@@ -320,12 +339,36 @@ def cmd_report(a: argparse.Namespace) -> int:
                 f"{folder / 'summary.json'}: damaged ({type(e).__name__}: {e})"
             ) from None
         made = plots.render_all(folder, fmt=a.format)
+        cost = _folder_cost(folder, data, prices)
     except RunFolderError as e:
         print(e, file=sys.stderr)
         return EXIT_BAD_INPUT
     print(table)
     print(f"plots     {', '.join(made)}")
+    if cost is not None:
+        from sim.cost import format_cost
+
+        print()
+        print(f"cost of the run{' at ' + a.prices + ' prices' if a.prices else ''}:")
+        print(format_cost(cost))
     return 0
+
+
+def _folder_cost(folder: Path, data: dict, prices) -> dict | None:
+    """Price a run folder's counts again (``ops.parquet``), with ``prices`` or the shipped table."""
+    from sim.cost.price import price_counts
+    from sim.report.results import RunFolderError
+
+    instances = data["topology"].get("instances")
+    if instances is None or data["ops"].empty:
+        return None
+    try:
+        produced = int(data["requests"]["bytes"].sum())
+        return price_counts(
+            data["ops"], instances, float(data["summary"]["sim_duration_s"]), produced, prices
+        )
+    except (KeyError, ValueError, TypeError) as e:
+        raise RunFolderError(f"{folder / 'ops.parquet'}: cannot be priced ({e})") from None
 
 
 def cmd_compare(a: argparse.Namespace) -> int:
@@ -525,6 +568,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--out", default="results", help="results folder (default: results)")
     r.add_argument(
+        "--prices",
+        default=None,
+        metavar="FILE",
+        help="price file overriding rows of the shipped table (sim/data/prices_usd.csv: same "
+        "columns; a row replaces the shipped row of the same provider, item and region)",
+    )
+    r.add_argument(
         "--set",
         action="append",
         default=[],
@@ -562,6 +612,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="re-render plots and the summary from a run folder")
     rp.add_argument("run_dir")
     rp.add_argument("--format", choices=["png", "svg"], default="png")
+    rp.add_argument(
+        "--prices",
+        default=None,
+        metavar="FILE",
+        help="price file overriding rows of the shipped table (sim/data/prices_usd.csv: same "
+        "columns; a row replaces the shipped row of the same provider, item and region)",
+    )
     rp.set_defaults(fn=cmd_report)
     c = sub.add_parser(
         "compare",

@@ -67,3 +67,36 @@ def test_the_run_folder_keeps_the_counts(calm, tmp_path):
     folder = write_run(calm, tmp_path, plots=False)
     ops = load_run(folder)["ops"]
     pd.testing.assert_frame_equal(ops.reset_index(drop=True), calm.ops.reset_index(drop=True))
+
+
+def test_prices_file_overrides_the_shipped_prices_in_run_and_report(calm, tmp_path):
+    """`sim report --prices FILE` prices the run folder's counts again; a bad file is exit 2."""
+    import subprocess
+    import sys
+
+    from sim.report.results import write_run
+
+    folder = write_run(calm, tmp_path / "out", plots=False)
+    dear = tmp_path / "dear.csv"
+    dear.write_text(
+        "provider,item,region_or_pair,unit,price_usd,as_of,source,note\n"
+        + "".join(
+            f"aws,s3-standard-put,{r},per 1000 requests,0.05,2026,https://example.org/x,ten times\n"
+            for r in ("us-east-1", "us-east-2", "us-west-2")
+        )
+    )
+    cmd = [sys.executable, "-m", "sim", "report", str(folder)]
+    shipped = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    priced = subprocess.run(cmd + ["--prices", str(dear)], capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert shipped.returncode == 0 and priced.returncode == 0, priced.stderr
+
+    def put_usd(out: str) -> float:
+        line = next(x for x in out.splitlines() if x.strip().startswith("s3-standard-put "))
+        return float(line.split()[1])
+
+    assert put_usd(priced.stdout) == pytest.approx(10 * put_usd(shipped.stdout), rel=0.01)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n")
+    res = subprocess.run(cmd + ["--prices", str(bad)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "bad.csv:1" in res.stderr and "Traceback" not in res.stderr

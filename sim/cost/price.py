@@ -393,3 +393,31 @@ def format_cost(cost: dict) -> str:
         out.append(f"  INCOMPLETE: {len(unknown)} item(s) with no known price, not in the total:")
         out.extend(f"    {u}" for u in unknown)
     return "\n".join(out)
+
+
+def price_counts(
+    ops: pd.DataFrame,
+    instances: dict[str, dict[str, int]],
+    duration_s: float,
+    produced_bytes: int,
+    prices: PriceTable | str | Path | None = None,
+) -> dict:
+    """A run's cost block from what its folder keeps: the counts (``ops.parquet``), the
+    instances per role and region (``topology.json``'s ``instances``: role -> region -> count,
+    each running the whole run), the duration and the bytes produced; figures rounded to 1e-6."""
+    hours = duration_s / 3600.0
+    rows = [
+        (role, region, int(n), hours)
+        for role, per in sorted(instances.items())
+        for region, n in sorted(per.items())
+        if n
+    ]
+    frame = pd.DataFrame(rows, columns=["role", "region", "count", "hours"])
+    out = price_run(
+        ops, duration_s=duration_s, produced_bytes=produced_bytes, instances=frame, prices=prices
+    )
+    for k in ("total_usd", "usd_per_gb", "usd_per_month"):
+        if out[k] is not None:
+            out[k] = round(float(out[k]), 6)
+    out["items"] = {k: round(float(v), 6) for k, v in sorted(out["items"].items())}
+    return out

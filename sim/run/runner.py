@@ -44,8 +44,9 @@ class RunResult:
     faults: list = field(default_factory=list)
 
 
-def run(sc: Scenario, seed: int | None = None, progress=None) -> RunResult:
-    """Run one scenario from one root seed and return its results."""
+def run(sc: Scenario, seed: int | None = None, progress=None, prices=None) -> RunResult:
+    """Run one scenario from one root seed and return its results (``prices``: a price file
+    or table to cost it with instead of the shipped one; it changes only the ``cost`` block)."""
     seed = seed if seed is not None else sc.run.seed
     if seed is None:
         seed = draw_root_seed()
@@ -73,7 +74,7 @@ def run(sc: Scenario, seed: int | None = None, progress=None) -> RunResult:
                 progress(t)
         world.finish()
         sim_wall = time.perf_counter() - wall0
-        parts = derive(world, sc, int(seed), env.events, sim_wall, wall0)
+        parts = derive(world, sc, int(seed), env.events, sim_wall, wall0, prices)
         return RunResult(sc, int(seed), **parts)
     finally:
         gc.set_threshold(*thresholds)

@@ -28,7 +28,7 @@ def _by(values_ms: np.ndarray, codes: np.ndarray, names: list[str]) -> dict:
     return out
 
 
-def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float) -> dict:
+def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, prices=None) -> dict:
     """The run's tables and summary, from the ledger (and the world's consumers, which read
     after the run)."""
     led = world.ledger
@@ -105,7 +105,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float) -
     dup_records = int(n_records_by_id[dups].sum()) if len(dups) else 0
     dedup_records = int(n_records_by_id[deduped].sum()) if len(deduped) else 0
     ops = _ops_frame(world, led, sc)
-    cost = _cost(world, sc, ops, int(requests["bytes"].sum()) if len(requests) else 0)
+    cost = _cost(world, sc, ops, int(requests["bytes"].sum()) if len(requests) else 0, prices)
     summary = {
         "scenario": sc.name,
         "seed": int(seed),
@@ -285,23 +285,9 @@ def _ops_frame(world, led, sc) -> pd.DataFrame:
     return ops
 
 
-def _cost(world, sc, ops: pd.DataFrame, produced_bytes: int) -> dict:
+def _cost(world, sc, ops: pd.DataFrame, produced_bytes: int, prices=None) -> dict:
     """The run priced from its counts (``sim.cost``): unknown items reported, never zero."""
-    from sim.cost import price
+    from sim.cost.price import price_counts
 
-    hours = sc.run.duration / 3600.0
-    rows = [
-        ("agent", r, sum(1 for a in world.agents if a.region == r), hours) for r in world.regions
-    ]
-    rows += [("control_plane", r, sc.control_plane.instances, hours) for r in sorted(world.cps)]
-    instances = pd.DataFrame(
-        [x for x in rows if x[2]], columns=["role", "region", "count", "hours"]
-    )
-    out = price.price_run(
-        ops, duration_s=sc.run.duration, produced_bytes=produced_bytes, instances=instances
-    )
-    for k in ("total_usd", "usd_per_gb", "usd_per_month"):
-        if out[k] is not None:
-            out[k] = round(float(out[k]), 6)
-    out["items"] = {k: round(float(v), 6) for k, v in sorted(out["items"].items())}
-    return out
+    instances = topology_info(world)["instances"]
+    return price_counts(ops, instances, sc.run.duration, produced_bytes, prices)
