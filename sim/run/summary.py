@@ -217,6 +217,7 @@ def topology_info(world) -> dict:
         "regions": regs,
         "zones": {r: world.region_objs[r].zones for r in regs},
         "buckets": [b.region for b in world.buckets],
+        "bucket_sites": [b.site for b in world.buckets],
         "quorum": world.sc.storage.quorum,
         "table": {
             "kind": world.table.kind,

@@ -508,8 +508,9 @@ def plot_topology(run: _Run, out: Path, fmt: str) -> str:
     boxes = {}
     for r in regions:
         holds = []
-        if r in buckets:
-            holds.append("bucket")
+        n_here = buckets.count(r)
+        if n_here:
+            holds.append("bucket" if n_here == 1 else f"{n_here} zonal buckets")
         if r in cps:
             holds.append("control plane")
         lines = [r + ("   ★ leader" if r == final else ""), " · ".join(holds) if holds else None]
@@ -581,7 +582,8 @@ def plot_topology(run: _Run, out: Path, fmt: str) -> str:
     ini, fin = table.get("leader_region_initial"), table.get("leader_region_final")
     tl = f"internal leader {fin}" if ini == fin else f"internal leader {ini} → {fin}"
     notes = [
-        f"storage: {len(buckets)} bucket(s) in {', '.join(buckets)}; a write is acked once {q} of "
+        f"storage: {len(buckets)} bucket(s) in {', '.join(topo.get('bucket_sites', buckets))}; "
+        f"a write is acked once {q} of "
         f"{len(buckets)} hold it",
         f"table: {table.get('kind')} in {', '.join(table.get('regions', []))} (witness: {wit}; "
         f"{tl}); control planes in {', '.join(cps)}",
