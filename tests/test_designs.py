@@ -98,3 +98,6 @@ def test_every_shipped_scenario_runs(path):
     assert len(s["faults"]) >= min(1, len(sc.faults))
     if sc.storage.replication != "async" and sc.table.kind != "eventual":
         assert s["rpo"]["lost_acked_records"] == 0
+    # every invariant holds, or its anomaly is one the design declares
+    bad = {k: c["detail"] for k, c in s["checks"].items() if not c["ok"]}
+    assert not bad, bad

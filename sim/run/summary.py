@@ -106,6 +106,15 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
     dedup_records = int(n_records_by_id[deduped].sum()) if len(deduped) else 0
     ops = _ops_frame(world, led, sc)
     cost = _cost(world, sc, ops, int(requests["bytes"].sum()) if len(requests) else 0, prices)
+    from sim.run.invariants import check_all, inputs_from_ledger
+
+    effects = pd.DataFrame(
+        led.effects, columns=["fault", "component", "effect", "start_s", "end_s"]
+    )
+    checks_block = check_all(
+        sc, requests, files, batches, receipts, lost_records, dup_records, led.faults, effects,
+        **inputs_from_ledger(led),
+    )  # fmt: skip
     summary = {
         "scenario": sc.name,
         "seed": int(seed),
@@ -190,6 +199,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
             "fenced_commits": int(led.tallies.get("fenced", 0)),
             "lease_op_failures": int(led.tallies.get("lease_op_failures", 0)),
         },
+        "checks": checks_block,
         "cost": {
             k: cost[k]
             for k in ("total_usd", "usd_per_gb", "usd_per_month", "items", "unknown", "complete")
@@ -203,9 +213,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
         "ops": ops,
         "cost": cost,
         "components": led.components_frame(),
-        "effects": pd.DataFrame(
-            led.effects, columns=["fault", "component", "effect", "start_s", "end_s"]
-        ),
+        "effects": effects,
         "faults": led.faults,
     }  # fmt: skip
 

@@ -188,6 +188,13 @@ class RunConfig(_Model):
         description="Shortest stall with requests outstanding and none acknowledged that counts "
         "as unavailability (spec section 6).",
     )
+    recovery_bound: Duration = Field(
+        120.0,
+        gt=0,
+        description="The `recovers` check: after the last fault heals, acknowledgements resume "
+        "and throughput is back to 80% of its pre-fault level within this (estimate: twice the "
+        "producers' delivery timeout of retries settling).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:

@@ -1,0 +1,207 @@
+"""Invariants checked on every run, reported in ``summary.json`` as ``checks``.
+
+Each check reads only the run's tables and the ledger, and answers ``{ok, allowed, checked,
+detail}``: ``ok`` false is a violation, unless the design declares that anomaly allowed
+(``allowed``: asynchronous bucket replication may lose writes; an eventually consistent table may
+lose writes, split leadership and leave gaps in the offsets); ``checked`` false means its
+precondition was never reached in this run (a check that never had a chance to fail proves
+nothing). Names follow Jepsen's queue checkers where they apply:
+
+- ``lost-write``: no acknowledged record lost while the faults stayed within what the design
+  survives (data destroyed in at most n - k buckets' sites); beyond that, losses are counted and
+  not a violation;
+- ``duplicate``: every acknowledged record in the final log once;
+- ``inconsistent-offsets``: the final log's offsets unique and gap-free;
+- ``unseen``: committed files a live consumer has not received yet at the end (counted apart,
+  never a violation: "committed but not yet seen" is not "lost");
+- ``poll-skip``: a consumer that stayed up never misses a committed file that it had the time
+  to read (committed more than ``recovery_bound`` before the end);
+- ``one-committer-per-epoch``: at most one region commits per lease epoch;
+- ``ack-after-quorum-and-commit``: every acknowledgement follows its file's quorum and commit;
+- ``healed``: every fault that is not permanent ended, and every effect it made ended with it;
+- ``recovers`` (liveness): after the last fault heals, acknowledgements resume and throughput is
+  back to 80% of its pre-fault level within ``run.recovery_bound``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.ledger import ACKED
+
+INF = np.inf
+
+
+def allowed_anomalies(sc) -> set[str]:
+    """The anomalies a design admits by construction."""
+    out: set[str] = set()
+    if sc.storage.replication == "async":
+        out.add("lost-write")
+    if sc.table.kind == "eventual":
+        out |= {"lost-write", "one-committer-per-epoch", "inconsistent-offsets", "duplicate"}
+    return out
+
+
+def _result(name, ok: bool, allowed: set[str], detail: str, checked: bool = True) -> dict:
+    return {"ok": bool(ok or name in allowed), "violated": not ok, "allowed": name in allowed,
+            "checked": checked, "detail": detail}  # fmt: skip
+
+
+def inputs_from_ledger(led) -> dict:
+    """What the checks need from the ledger besides the run's tables."""
+    return {
+        "destroyed_sites": sorted(
+            s for s in led.bucket_regions if led.histories[f"bucket:{s}"].destroyed_at < INF
+        ),
+        "n_sites": len(led.bucket_regions),
+        "log": sorted((e.first_offset, e.n_records) for e in led.metadata.log.values()),
+        "consumers_went_down": [
+            len(h.t) > 1 for n, h in led.histories.items() if n.startswith("consumer:")
+        ],
+        "fenced": int(led.tallies.get("fenced", 0)),
+    }
+
+
+def check_all(sc, requests, files, batches, receipts, lost_records: int, dup_records: int,
+              faults: list[dict], effects: pd.DataFrame, *, destroyed_sites: list[str],
+              n_sites: int, log: list[tuple[int, int]], consumers_went_down: list[bool],
+              fenced: int) -> dict:  # fmt: skip
+    """Every invariant of the run (see the module docstring); the keyword inputs come from
+    ``inputs_from_ledger``."""
+    allowed = allowed_anomalies(sc)
+    end = sc.run.duration
+    out = {}
+    # lost-write, within the survivable budget
+    destroyed = destroyed_sites
+    budget = n_sites - sc.storage.quorum
+    within = len(destroyed) <= budget
+    detail = (
+        f"{lost_records:,} acknowledged records lost; data destroyed in {len(destroyed)} "
+        f"bucket site(s) {destroyed}, the design survives {budget}"
+    )
+    out["lost-write"] = _result(
+        "lost-write", lost_records == 0 or not within, allowed, detail, checked=bool(destroyed)
+        or lost_records > 0,
+    )  # fmt: skip
+    out["duplicate"] = _result(
+        "duplicate", dup_records == 0, allowed, f"{dup_records:,} records in the log twice"
+    )
+    # offsets of the final log
+    gaps = overlaps = 0
+    for (a_first, a_n), (b_first, _) in zip(log, log[1:], strict=False):
+        nxt = a_first + a_n
+        gaps += b_first > nxt
+        overlaps += b_first < nxt
+    out["inconsistent-offsets"] = _result(
+        "inconsistent-offsets", gaps == 0 and overlaps == 0, allowed,
+        f"{len(log):,} batches in the final log: {gaps} gap(s), {overlaps} overlap(s)",
+    )  # fmt: skip
+    # consumers: unseen (not a violation) and skips
+    out.update(_consumer_checks(sc, consumers_went_down, files, receipts, allowed))
+    # one committer per epoch
+    b = batches[batches["epoch"] >= 0] if len(batches) else batches
+    multi = b.groupby("epoch")["region"].nunique() if len(b) else pd.Series(dtype=int)
+    bad = [int(e) for e, n in multi.items() if n > 1]
+    out["one-committer-per-epoch"] = _result(
+        "one-committer-per-epoch", not bad, allowed,
+        f"{len(multi)} epoch(s) with commits; more than one region in {bad[:5] or 'none'}; "
+        f"{fenced} commit(s) from deposed leaders fenced",
+        checked=len(multi) > 1 or fenced > 0,
+    )  # fmt: skip
+    # acknowledgement after quorum and commit
+    acked = requests[requests["status"] == ACKED]
+    if len(acked):
+        f = files.set_index("file_id").loc[acked["ack_file"].to_numpy()]
+        q, c = f["quorum_s"].to_numpy(), f["metadata_committed_s"].to_numpy()
+        ack = acked["ack_s"].to_numpy()
+        early = int((~(q <= c) | ~(c <= ack)).sum())
+    else:
+        early = 0
+    out["ack-after-quorum-and-commit"] = _result(
+        "ack-after-quorum-and-commit", early == 0, allowed,
+        f"{early:,} of {len(acked):,} acknowledged requests acked before their file's quorum "
+        "and commit",
+    )  # fmt: skip
+    out["healed"] = _healed(faults, effects, allowed)
+    out["recovers"] = _recovers(sc, requests, faults, allowed, end)
+    return out
+
+
+def _consumer_checks(sc, went_down: list[bool], files, receipts, allowed) -> dict:
+    end = sc.run.duration
+    if len(files) == 0 or len(receipts) == 0:
+        return {
+            "unseen": _result("unseen", True, allowed, "no committed file", checked=False),
+            "poll-skip": _result("poll-skip", True, allowed, "no committed file", checked=False),
+        }
+    committed = files.set_index("file_id")["metadata_committed_s"]
+    readable = files.set_index("file_id")["readable_at_end"]
+    rec = receipts.merge(
+        committed.rename("c").to_frame(), left_on="file_id", right_index=True, how="left"
+    )
+    rec = rec[readable.reindex(rec["file_id"]).to_numpy(dtype=bool)]
+    missing = rec["receipt_s"].isna() | (rec["receipt_s"] > end)
+    unseen = int(missing.sum())
+    old = rec["c"] < end - sc.run.recovery_bound
+    skips = 0
+    for ci in rec["consumer"].unique():
+        if went_down[int(ci)]:
+            continue  # a consumer that went down: the model does not replay its missed polls
+        skips += int(((rec["consumer"] == ci) & missing & old).sum())
+    return {
+        "unseen": {"ok": True, "violated": False, "allowed": True, "checked": unseen > 0,
+                   "detail": f"{unseen:,} committed file receipts not yet seen at the end"},
+        "poll-skip": _result("poll-skip", skips == 0, allowed,
+                             f"{skips:,} committed files never read by a consumer that stayed up"),
+    }  # fmt: skip
+
+
+def _healed(faults: list[dict], effects: pd.DataFrame, allowed) -> dict:
+    bad = []
+    for f in faults:
+        if f.get("permanent") or f.get("action"):
+            continue
+        eff = effects[effects["fault"] == f["id"]] if len(effects) else effects
+        if f.get("end_s") is None:
+            bad.append(f"{f['label']} on {f['target']} never ended")
+        elif len(eff) and (eff["end_s"].isna().any() or (eff["end_s"] > f["end_s"] + 1e-9).any()):
+            bad.append(f"{f['label']} on {f['target']}: an effect outlived the fault")
+    n = sum(1 for f in faults if not f.get("permanent") and not f.get("action"))
+    return _result(
+        "healed", not bad, allowed,
+        "; ".join(bad) if bad else f"{n} fault(s) healed at their recorded end",
+        checked=n > 0,
+    )  # fmt: skip
+
+
+def _recovers(sc, requests, faults, allowed, end: float) -> dict:
+    spans = [f for f in faults if not f.get("action")]
+    if not spans:
+        return _result("recovers", True, allowed, "no fault", checked=False)
+    if any(f.get("permanent") or f.get("end_s") is None for f in spans):
+        last = max(f["start_s"] for f in spans)
+    else:
+        last = max(f["end_s"] for f in spans)
+    first = min(f["start_s"] for f in spans)
+    bound = sc.run.recovery_bound
+    if last + bound + 10.0 > end or first - sc.run.warmup < 10.0:
+        return _result(
+            "recovers", True, allowed,
+            f"not checked: the run ends {end - last:.0f} s after the last fault heals (needs "
+            f"{bound:.0f} s and a 10 s window), or starts too close to the first fault",
+            checked=False,
+        )  # fmt: skip
+    ack = requests["ack_s"].to_numpy()
+    send = requests["send_s"].to_numpy()
+    nrec = requests["n_records"].to_numpy()
+    lo, hi = last + bound, last + bound + 10.0
+    # offered load is what the live producers send: acknowledged against sent in one window
+    sent = nrec[(send >= lo) & (send < hi)].sum()
+    got = nrec[np.isfinite(ack) & (ack >= lo) & (ack < hi)].sum()
+    ok = sent == 0 or got >= 0.8 * sent
+    return _result(
+        "recovers", ok, allowed,
+        f"{got / 10:,.0f} records/s acknowledged against {sent / 10:,.0f} sent, {bound:.0f} s "
+        "after the last heal (needs 80%)",
+    )  # fmt: skip
