@@ -192,6 +192,22 @@ def _prices_or_exit(path: str | None):
         raise SystemExit(EXIT_BAD_INPUT) from None
 
 
+def _check_determinism(sc: Scenario, seed: int | None) -> int:
+    """`sim run --check-determinism`: the resolved scenario run twice in two processes."""
+    import tempfile
+
+    from sim.ensemble.determinism import check
+    from sim.scenario import to_yaml
+
+    seed = seed if seed is not None else (sc.run.seed if sc.run.seed is not None else 1)
+    with tempfile.TemporaryDirectory(prefix="sim-check-") as tmp:
+        path = Path(tmp) / "scenario.yaml"
+        path.write_text(to_yaml(sc.model_copy(update={"extends": None})))  # resolved already
+        same, detail = check(str(path), int(seed))
+    print(f"determinism ({sc.name}, seed {seed}): {'ok' if same else 'MISMATCH'}: {detail}")
+    return 0 if same else 1
+
+
 def cmd_run(a: argparse.Namespace) -> int:
     from sim.report.results import record_failure, write_run
     from sim.run.runner import run
@@ -199,6 +215,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     seed = _seed_or_exit(a.seed)
     prices = _prices_or_exit(a.prices)
     sc = _load_or_exit(a.scenario, a.set)
+    if a.check_determinism:
+        return _check_determinism(sc, seed)
     _warn(sc)
     if not _preflight(sc, a.force):
         return EXIT_BAD_INPUT
@@ -567,6 +585,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run even when the pre-flight estimate says it will not fit in memory",
     )
     r.add_argument("--out", default="results", help="results folder (default: results)")
+    r.add_argument(
+        "--check-determinism",
+        action="store_true",
+        help="run the scenario twice in two processes with different hash seeds and compare "
+        "every table (exit 1 naming the first differing record); writes no run folder",
+    )
     r.add_argument(
         "--prices",
         default=None,
