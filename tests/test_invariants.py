@@ -26,7 +26,7 @@ def base():
         "faults": res.faults, "effects": res.effects,
         "destroyed_sites": [], "n_sites": 3,
         "log": list(zip(b["first_offset"], b["n_records"], strict=True)),
-        "consumers_went_down": [False] * 3, "fenced": 0,
+        "consumers_went_down": [False] * 3, "fenced": 0, "leader": res.leader,
     }  # fmt: skip
     return res, inputs
 
@@ -88,6 +88,17 @@ def test_one_committer_per_epoch_fails_when_two_regions_commit_in_one_epoch(base
         "us-west-2" if b.loc[b.index[10], "region"] != "us-west-2" else "us-east-1"
     )
     assert _broken(inputs, batches=b)["one-committer-per-epoch"]["violated"]
+
+
+def test_one_committer_per_epoch_fails_when_a_deposed_leader_commits(base):
+    """A batch of the old epoch applied after the new lease was taken (what fencing prevents)."""
+    _, inputs = base
+    assert inputs["leader"]["epoch"].nunique() >= 2
+    b = inputs["batches"].copy()
+    old = b.index[b["epoch"] == b["epoch"].min()][-1]
+    b.loc[old, "applied_s"] = inputs["leader"]["t_s"].max() + 1.0
+    c = _broken(inputs, batches=b)["one-committer-per-epoch"]
+    assert c["violated"] and "1 batch(es) applied after a newer lease" in c["detail"]
 
 
 def test_ack_after_quorum_and_commit_fails_on_an_early_ack(base):

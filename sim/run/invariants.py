@@ -66,7 +66,7 @@ def inputs_from_ledger(led) -> dict:
 def check_all(sc, requests, files, batches, receipts, lost_records: int, dup_records: int,
               faults: list[dict], effects: pd.DataFrame, *, destroyed_sites: list[str],
               n_sites: int, log: list[tuple[int, int]], consumers_went_down: list[bool],
-              fenced: int) -> dict:  # fmt: skip
+              fenced: int, leader: pd.DataFrame | None = None) -> dict:  # fmt: skip
     """Every invariant of the run (see the module docstring); the keyword inputs come from
     ``inputs_from_ledger``."""
     allowed = allowed_anomalies(sc)
@@ -103,10 +103,19 @@ def check_all(sc, requests, files, batches, receipts, lost_records: int, dup_rec
     b = batches[batches["epoch"] >= 0] if len(batches) else batches
     multi = b.groupby("epoch")["region"].nunique() if len(b) else pd.Series(dtype=int)
     bad = [int(e) for e, n in multi.items() if n > 1]
+    # no commit of an epoch applied after a newer epoch's lease was taken (a deposed leader)
+    deposed = 0
+    if leader is not None and len(leader) and len(b):
+        lt = leader.sort_values("t_s", kind="stable")
+        taken = lt.groupby("epoch")["t_s"].min()  # when each epoch's lease was first taken
+        newer = np.array([taken[taken.index > e].min() if (taken.index > e).any() else INF
+                          for e in b["epoch"].to_numpy()])  # fmt: skip
+        deposed = int((b["applied_s"].to_numpy() > newer).sum())
     out["one-committer-per-epoch"] = _result(
-        "one-committer-per-epoch", not bad, allowed,
+        "one-committer-per-epoch", not bad and deposed == 0, allowed,
         f"{len(multi)} epoch(s) with commits; more than one region in {bad[:5] or 'none'}; "
-        f"{fenced} commit(s) from deposed leaders fenced",
+        f"{deposed} batch(es) applied after a newer lease; {fenced} commit(s) from deposed "
+        "leaders fenced by the table",
         checked=len(multi) > 1 or fenced > 0,
     )  # fmt: skip
     # acknowledgement after quorum and commit

@@ -113,7 +113,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
     )
     checks_block = check_all(
         sc, requests, files, batches, receipts, lost_records, dup_records, led.faults, effects,
-        **inputs_from_ledger(led),
+        leader=led.leader_frame(), **inputs_from_ledger(led),
     )  # fmt: skip
     summary = {
         "scenario": sc.name,
