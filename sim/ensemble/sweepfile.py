@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sim.core.units import parse_duration, parse_size
 from sim.scenario import Scenario, ScenarioError, parse_override
 from sim.scenario.errors import _check, _clean_loc, _describe, _dotted, _finish, _locate
-from sim.scenario.load import _apply_override, _load_chain, _read_yaml
+from sim.scenario.load import _load_chain, _read_yaml, apply_overrides
 from sim.scenario.schema import _short, suggest
 
 DESIGNS = ("grid", "random", "lhs", "morris", "sobol")
@@ -371,14 +371,7 @@ def _resolve(raw: dict, sources: list, items: list[str], default_name: str) -> S
     """``load_scenario`` on an already read file chain: overrides applied, then validated."""
     found: list = []
     data = copy.deepcopy(raw)
-    applied: list = []
-    for item in items:
-        try:
-            p, v = parse_override(item)
-            _apply_override(data, p, v, item)
-            applied.append((tuple(p), item))
-        except ScenarioError as e:
-            found.extend(((len(sources), len(applied), 0), line) for line in e.problems)
+    applied = apply_overrides(data, items, sources, found)
     data.setdefault("name", default_name)
     sc = _check(data, sources, applied, found)
     if found or sc is None:

@@ -340,6 +340,20 @@ def _apply_override(data: dict, path: list, value: Any, item: str | None = None)
             )
 
 
+def apply_overrides(data: dict, items: list[str], sources: list, found: list) -> list[Applied]:
+    """Apply ``--set`` items to ``data`` in order; each problem goes into ``found``, located at
+    its item. Returns the (path, item) of each applied override."""
+    applied: list[Applied] = []
+    for item in items:
+        try:
+            p, v = parse_override(item)
+            _apply_override(data, p, v, item)
+            applied.append((tuple(p), item))
+        except ScenarioError as e:
+            found.extend(((len(sources), len(applied), 0), line) for line in e.problems)
+    return applied
+
+
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
     """Read, merge, override and validate a scenario file; raise ScenarioError on any problem."""
     found: list[tuple[tuple, str]] = []
@@ -348,14 +362,7 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     try:
         data = _load_chain(Path(path), found, sources)
         if data is not None:
-            applied: list[Applied] = []
-            for item in overrides or []:
-                try:
-                    p, v = parse_override(item)
-                    _apply_override(data, p, v, item)
-                    applied.append((tuple(p), item))
-                except ScenarioError as e:
-                    found.extend(((len(sources), len(applied), 0), line) for line in e.problems)
+            applied = apply_overrides(data, overrides or [], sources, found)
             data.setdefault("name", Path(path).stem)
             sc = _check(data, sources, applied, found)
     except RecursionError:

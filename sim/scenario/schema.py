@@ -49,6 +49,7 @@ from pydantic_core.core_schema import ErrorType
 
 from sim.core.units import parse_duration, parse_size
 from sim.faults import FaultSpec, fault_region_problems
+from sim.faults.kinds import ACTIONS
 from sim.model.network import known_regions
 
 _DURATION_HINT = "expected a duration such as 250ms, 30s, 2m or 1h"
@@ -861,7 +862,6 @@ def _fit_together(parts: dict[str, Any]) -> list[tuple[tuple, str, Any]]:
 
 
 # -- faults that could never fire, or would do nothing -------------------------------------------
-ACTIONS = ("pin-preferred", "auto-preference")
 # kinds whose injection looks up the target's control plane (a region without one is a crash)
 _CP_KINDS = ("control-plane-outage", "control-plane-crash-loop", "control-plane-slow",
              "clock-skew", "bad-deploy", "pin-preferred")  # fmt: skip
