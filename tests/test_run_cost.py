@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from sim.cost.prices import load_prices
+from sim.ledger import PUT_FAILED
 from tests.conftest import run_small
 
 DURATION = 60.0
@@ -45,6 +46,12 @@ def test_retries_cost_more(calm):
     )
     put = lambda r: r.summary["cost"]["items"]["s3-standard-put"]  # noqa: E731
     assert put(faulty) > 1.05 * put(calm)
+    # every retried PUT is billed: beyond one PUT per file, us-east-2 counts more PUTs than the
+    # files whose PUT there ended failed (each of those was tried and retried at least once)
+    by_dst = faulty.ops[faulty.ops["op"] == "put"].groupby("dst")["count"].sum()
+    failed_there = int((faulty.files["put_state[us-east-2]"] == PUT_FAILED).sum())
+    assert failed_there > 100
+    assert by_dst["us-east-2"] > by_dst["us-east-1"] + failed_there
     assert faulty.summary["cost"]["total_usd"] > calm.summary["cost"]["total_usd"]
 
 
