@@ -453,7 +453,7 @@ def render() -> str:
     add("")
     add("## Top-level keys")
     add("")
-    top = {n: f for n, f in Scenario.model_fields.items()}
+    top = {n: f for n, f in Scenario.model_fields.items() if n != "mutant"}
     out.extend(fields_table(top))
     for name, model in SECTIONS.items():
         add("")
