@@ -151,6 +151,18 @@ def summary_table(s: dict, run_dir: Path | None = None) -> str:
     for f in s["faults"]:
         end = "permanent" if f["end_s"] is None else f"{f['end_s']:,.1f} s"
         lines.append(f"fault     {f['kind']} on {f['target']}: {f['start_s']:,.1f} s -> {end}")
+    ch = s.get("checks", {})
+    if ch:
+        bad = [n for n, v in ch.items() if not v["ok"]]
+        allowed = [n for n, v in ch.items() if v.get("violated") and v.get("allowed")]
+        lines.append(
+            f"checks    {len(ch) - len(bad)} of {len(ch)} ok"
+            + (f" (allowed by the design: {', '.join(allowed)})" if allowed else "")
+        )
+        for n in bad:
+            lines.append(f"VIOLATED  {n}: {ch[n]['detail']}")
+    if s.get("mutant"):
+        lines.append(f"mutant    {s['mutant']} (a deliberately broken design)")
     c = s.get("cost")
     if c:
         per_gb = "n/a" if c["usd_per_gb"] is None else f"${c['usd_per_gb']:,.4f}"

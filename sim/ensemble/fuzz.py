@@ -170,8 +170,9 @@ def fuzz_task(scenario: dict, seed: int, determinism: bool = False) -> dict:
         "forbidden": bad,
         "details": {n: checks[n]["detail"] for n in bad},
         "reached": [n for n, c in checks.items() if c["checked"]],
-        "fired": sorted({f["kind"] + (":destroyed" if f.get("destroys_data") else "")
-                         for f in res.faults}),  # fmt: skip
+        "fired": sorted(
+            {f["kind"] + (":destroyed" if f.get("destroys_data") else "") for f in res.faults}
+        ),  # fmt: skip
         "situations": _situations(res.summary, destroyed),
         "lost_acked": res.summary["records"]["lost_acked"],
         "wall_s": time.perf_counter() - t0,
@@ -339,6 +340,7 @@ def campaign(
     """Run ``runs`` fuzzed schedules (``target``: targeted ones); returns a report
     (violations, coverage, counts)."""
     from sim.ensemble.engine import InProcess, Task
+
     engine = engine or InProcess()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -204,6 +204,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
             "lease_op_failures": int(led.tallies.get("lease_op_failures", 0)),
         },
         "checks": checks_block,
+        **({"mutant": sc.mutant} if sc.mutant else {}),
         "cost": {
             k: cost[k]
             for k in ("total_usd", "usd_per_gb", "usd_per_month", "items", "unknown", "complete")
