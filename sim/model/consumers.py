@@ -5,7 +5,8 @@ polls the control plane (every ``poll_interval``, uniformly out of phase: 400 ms
 calibrated against the published end-to-end latency) plus one strongly consistent metadata read
 (what that read costs in the table's kind: in MRSC a round trip to the table's internal leader,
 :meth:`sim.model.table.MetadataTable.strong_read_rtt`), then GETs it from a bucket that holds
-it, chosen by ``read_from``:
+it, chosen by ``read_from`` (if none holding it is up then, it fetches again at its first poll
+after one is back):
 
 - ``first-listed`` (default): the first bucket of the storage list that holds the file, wherever
   the consumer is. The vendor names reading from the co-located bucket as future work (to make
