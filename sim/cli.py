@@ -10,6 +10,8 @@
                 [--workers N] [--scheduler tcp://HOST:PORT]
     sim sweep SWEEP.yaml [--out DIR] [--workers N] [--scheduler ADDR] [--keep-runs DIR] ...
     sim sweep SCENARIO --seeds N [--grid key=v1,v2,...]... [--out DIR] ...
+    sim fuzz [--runs N] [--budget survivable|any] [--seed S] [--out DIR] [--mutant NAME]
+             [--targeted] [--workers N | --scheduler ADDR]
 
 A bad scenario (or override) prints one line per problem, ``file:line:col: field: expected ...``,
 and exits with status 2 without a traceback and without writing anything under the results folder.
@@ -149,6 +151,18 @@ def summary_table(s: dict, run_dir: Path | None = None) -> str:
     for f in s["faults"]:
         end = "permanent" if f["end_s"] is None else f"{f['end_s']:,.1f} s"
         lines.append(f"fault     {f['kind']} on {f['target']}: {f['start_s']:,.1f} s -> {end}")
+    ch = s.get("checks", {})
+    if ch:
+        bad = [n for n, v in ch.items() if not v["ok"]]
+        allowed = [n for n, v in ch.items() if v.get("violated") and v.get("allowed")]
+        lines.append(
+            f"checks    {len(ch) - len(bad)} of {len(ch)} ok"
+            + (f" (allowed by the design: {', '.join(allowed)})" if allowed else "")
+        )
+        for n in bad:
+            lines.append(f"VIOLATED  {n}: {ch[n]['detail']}")
+    if s.get("mutant"):
+        lines.append(f"mutant    {s['mutant']} (a deliberately broken design)")
     c = s.get("cost")
     if c:
         per_gb = "n/a" if c["usd_per_gb"] is None else f"${c['usd_per_gb']:,.4f}"
@@ -271,6 +285,44 @@ def cmd_run(a: argparse.Namespace) -> int:
         return 1
     print(summary_table(res.summary, run_dir))
     return 0
+
+
+def cmd_fuzz(a: argparse.Namespace) -> int:
+    """Fuzzed fault schedules checked against the invariants: exit 0 if no forbidden anomaly
+    was found, 1 if one was (its reproducing and shrunk scenarios are in --out), 2 on bad input."""
+    from sim.ensemble.fuzz import campaign, format_report
+    from sim.scenario.schema import MUTANTS
+
+    problems = []
+    if a.runs < 1:
+        problems.append(f"--runs: expected a whole number of at least 1, got {a.runs}")
+    if a.mutant is not None and a.mutant not in MUTANTS:
+        problems.append(f"--mutant {a.mutant}: expected one of {', '.join(MUTANTS)}")
+    if a.workers is not None and a.workers < 0:
+        problems.append(f"--workers: expected 0 (this process) or more, got {a.workers}")
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        problems.append(f"--out {out}: exists and is not a folder")
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    seed = _seed_or_exit(a.seed)
+    seed = 1 if seed is None else seed
+    mode = "targeted " if a.targeted else ""
+    print(f"fuzz      {a.runs} {mode}run(s) from seed {seed}, budget {a.budget}"
+          + (f", mutant {a.mutant}" if a.mutant else "") + f" -> {out}", file=sys.stderr)  # fmt: skip
+    try:
+        with _open_engine(a.workers, a.scheduler) as eng:
+            rep = campaign(a.runs, seed, a.budget, a.mutant, out, eng, target=a.targeted)
+    except _EngineError as e:
+        print(e, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(format_report(rep))
+    for v in rep["violations"]:
+        print(f"violation: seed {v['seed']} (run {v['run']}: {', '.join(v['checks'])}): "
+              f"{v['file']}; shrunk in {v['steps']} steps from {v['size']} to "
+              f"{v['shrunk_size']} (faults, fault-seconds): {v['shrunk']}")  # fmt: skip
+    return 1 if rep["violations"] or rep["determinism"]["mismatches"] else 0
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
@@ -609,6 +661,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-plots", action="store_true", help="skip rendering plots")
     r.add_argument("--format", choices=["png", "svg"], default="png")
     r.set_defaults(fn=cmd_run)
+    fz = sub.add_parser(
+        "fuzz",
+        help="fuzzed fault schedules checked against the invariants (exit 1 on a violation)",
+    )
+    fz.add_argument("--runs", type=int, default=100, help="schedules to run (default 100)")
+    fz.add_argument(
+        "--budget",
+        choices=["survivable", "any"],
+        default="survivable",
+        help="survivable: at most n - k regions' data destroyed (any violation is a bug); any: "
+        "more, and safety must hold wherever data survives in a quorum",
+    )
+    fz.add_argument("--seed", default=None, help="first schedule's seed (default 1)")
+    fz.add_argument("--out", default="results/fuzz", help="where violations are written")
+    fz.add_argument("--mutant", default=None, help="a deliberately broken design (tests only)")
+    fz.add_argument(
+        "--targeted",
+        action="store_true",
+        help="aim the faults at the buckets and table replicas holding one acknowledged record",
+    )
+    _engine_args(fz)
+    fz.set_defaults(fn=cmd_fuzz)
     v = sub.add_parser("validate", help="check scenario files (exit 0 if all valid, 2 otherwise)")
     v.add_argument("files", nargs="+", metavar="FILE")
     v.add_argument(

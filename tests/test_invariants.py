@@ -27,6 +27,7 @@ def base():
         "destroyed_sites": [], "n_sites": 3,
         "log": list(zip(b["first_offset"], b["n_records"], strict=True)),
         "consumers_went_down": [False] * 3, "fenced": 0, "leader": res.leader,
+        "sites": list(res.scenario.topology.regions),
     }  # fmt: skip
     return res, inputs
 
@@ -53,6 +54,32 @@ def test_lost_write_fails_when_acked_records_vanish_within_the_budget(base):
     # a violation
     c = _broken(inputs, lost_records=7, destroyed_sites=["us-east-1", "us-east-2"])["lost-write"]
     assert c["ok"] and not c["violated"]
+    # ... unless the lost records' data still had a quorum of surviving copies (--budget any)
+    c = _broken(inputs, lost_records=7, lost_in_quorum=2,
+                destroyed_sites=["us-east-1", "us-east-2"])["lost-write"]  # fmt: skip
+    assert c["violated"]
+
+
+def test_duplicate_fails_when_a_file_is_committed_twice(base):
+    _, inputs = base
+    assert _broken(inputs, files_twice=1)["duplicate"]["violated"]
+
+
+def test_ack_after_quorum_counts_the_puts_the_storage_recorded(base):
+    """A file acknowledged with one PUT recorded as failed (the writer counted it anyway)."""
+    from sim.ledger import ACKED
+    from sim.ledger.records import PUT_FAILED, PUT_OK
+
+    _, inputs = base
+    files = inputs["files"].copy()
+    fid = int(inputs["requests"].loc[inputs["requests"]["status"] == ACKED, "ack_file"].iloc[0])
+    row = files.index[files["file_id"] == fid][0]
+    ok = [r for r in inputs["sites"] if files.loc[row, f"put_state[{r}]"] == PUT_OK]
+    for r in ok[1:]:
+        files.loc[row, f"put_state[{r}]"] = PUT_FAILED
+    c = _broken(inputs, files=files)["ack-after-quorum-and-commit"]
+    assert c["violated"], c
+    assert "0 acked with fewer" not in c["detail"]
 
 
 def test_duplicate_fails(base):

@@ -35,6 +35,7 @@ class Agent(Component):
     """One agent in one zone."""
 
     part = "agent"
+    mutant: str | None = None  # a deliberately broken agent, for the checkers' tests
 
     def __init__(
         self, env, idx: int, region: str, zone: str, cfg, storage_cfg, net, buckets, cps,
@@ -199,6 +200,16 @@ class Agent(Component):
         files.set(fid, "quorum_s", q)
         files.set(fid, "commit_start_s", env.now)
         arrived = (target, q) if hop > 0 and env.now >= q + hop - 1e-9 else None
+        if self.mutant == "ack-before-commit":
+            # acknowledged at the quorum, before the commit (which goes on in the background)
+            env.process(self.commits.commit(fid, n_records, deadline, arrived))
+            t_ack = q + 0.5 * self.net.zone_rtt(self.zone, self.zone)
+            files.set(fid, "status", F_ACKED)
+            files.set(fid, "ack_s", t_ack)
+            ids = ids[req["status"][ids] == PENDING]
+            req["status"][ids] = ACKED
+            req["ack_file"][ids] = fid
+            return
         res, tries = yield from self.commits.commit(fid, n_records, deadline, arrived)
         files.set(fid, "commit_tries", tries)
         if res is not None and res.applied:

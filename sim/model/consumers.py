@@ -5,7 +5,8 @@ polls the control plane (every ``poll_interval``, uniformly out of phase: 400 ms
 calibrated against the published end-to-end latency) plus one strongly consistent metadata read
 (what that read costs in the table's kind: in MRSC a round trip to the table's internal leader,
 :meth:`sim.model.table.MetadataTable.strong_read_rtt`), then GETs it from a bucket that holds
-it, chosen by ``read_from``:
+it, chosen by ``read_from`` (if none holding it is up then, it fetches again at its first poll
+after one is back):
 
 - ``first-listed`` (default): the first bucket of the storage list that holds the file, wherever
   the consumer is. The vendor names reading from the co-located bucket as future work (to make
@@ -94,6 +95,9 @@ def receipts(
             dst = table.strong_read_rtt(region, table.leader_region)[1]
             ledger.count_op("table_read", table.kind, region, dst, int(span / poll_interval))
         alive = c.up_mask(disc)
+        if getattr(c, "mutant", None) == "consumer-skips":
+            # advances past a file whose commit was retried (not yet committed when it looked)
+            alive &= files["commit_tries"].to_numpy()[idx] <= 1
         receipt = np.full(len(idx), np.nan)
         source = np.full(len(idx), -1, dtype=np.int16)
         for seg_start, seg_end, region in c.region_segments(duration):
@@ -105,23 +109,42 @@ def receipts(
                 order = sorted(range(len(buckets)), key=lambda j: near.index(bucket_regions[j]))
             else:
                 order = list(range(len(buckets)))
-            for j in order:
-                b = buckets[j]
-                br = bucket_regions[j]
-                have = todo & (copy[idx, j] <= disc) & b.up_mask(disc)
-                if not have.any():
-                    continue
-                n = int(have.sum())
-                base = net.base_s[(region, br)]
-                rtt = base - net.jitter_s * np.log1p(-gen.random(n))
-                get = b.profile.get.median_s * np.exp(b.profile.get.sigma * gen.standard_normal(n))
-                receipt[have] = disc[have] + rtt + get + size[have] / b.profile.throughput_bps
-                source[have] = j
-                got = have & (receipt <= duration)
-                ledger.count_op(
-                    "get", b.profile.name, region, br, int(got.sum()), int(size[got].sum())
-                )
-                todo &= ~have
+            for _ in range(4):  # a read that found no holder up is tried again (below)
+                for j in order:
+                    b = buckets[j]
+                    br = bucket_regions[j]
+                    have = todo & (copy[idx, j] <= disc) & b.up_mask(disc)
+                    if not have.any():
+                        continue
+                    n = int(have.sum())
+                    base = net.base_s[(region, br)]
+                    rtt = base - net.jitter_s * np.log1p(-gen.random(n))
+                    get = b.profile.get.median_s * np.exp(
+                        b.profile.get.sigma * gen.standard_normal(n)
+                    )
+                    receipt[have] = disc[have] + rtt + get + size[have] / b.profile.throughput_bps
+                    source[have] = j
+                    got = have & (receipt <= duration)
+                    ledger.count_op(
+                        "get", b.profile.name, region, br, int(got.sum()), int(size[got].sum())
+                    )
+                    todo &= ~have
+                if not todo.any():
+                    break
+                # no bucket holding the file was up: the consumer fetches it again at its first
+                # poll after one holding it is back (within this stay in the region)
+                for i in np.where(todo)[0]:
+                    back = min(
+                        (max(copy[idx[i], j], buckets[j].next_up_after(disc[i]))
+                         for j in range(len(buckets)) if np.isfinite(copy[idx[i], j])),
+                        default=np.inf,
+                    )  # fmt: skip
+                    nxt = disc[i] + poll_interval * np.ceil((back - disc[i]) / poll_interval)
+                    if not nxt < min(seg_end, duration):
+                        todo[i] = False
+                    else:
+                        disc[i] = nxt
+                todo &= c.up_mask(disc)
         rows.append(
             pd.DataFrame(
                 {

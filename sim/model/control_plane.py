@@ -144,8 +144,12 @@ class ControlPlane(Component):
             c *= f
         self.capacity_factor = c
 
+    mutant: str | None = None  # a deliberately broken control plane, for the checkers' tests
+
     def leads(self, now: float) -> bool:
         """Whether this control plane believes it holds the lease now."""
+        if self.mutant == "lease-overrun":
+            return self._leader and self.is_up  # keeps committing past its lease
         return (
             self._leader
             and self.is_up
@@ -459,6 +463,15 @@ class ControlPlane(Component):
             return
         t0 = env.now
         epoch = self.epoch if leader_mode else None
+        if self.mutant == "lease-overrun" and leader_mode:
+            # the lease checked when the write starts, not when it applies
+            lease = table.view(self.region, t0).lease
+            if lease.epoch != epoch or lease.holder != self.region:
+                self._busy = False
+                self._leader = False
+                self._answer(reqs, CommitResult("fenced"))
+                self._kick()
+                return
         ev = env.timeout(sum(p.latency for p in plans))
         ev.callbacks.append(lambda _e: self._after_write(reqs, plans, t0, epoch))
 
@@ -482,8 +495,9 @@ class ControlPlane(Component):
                 return
             self._observe(lat / cfg.ops_per_commit)
             batch_id = self.ledger.new_batch_id()
+            unfenced = self.mutant in ("no-fencing", "lease-overrun")
             outcome, first, applied = table.commit(
-                self.region, t0, now, epoch, batch_id,
+                self.region, t0, now, None if unfenced else epoch, batch_id,
                 [r.file_id for r in reqs], [r.n_records for r in reqs],
             )  # fmt: skip
             if outcome == "ok":

@@ -46,6 +46,8 @@ def quorum_time(done_times, ok, k: int) -> float:
 class QuorumWriter:
     """An agent's quorum PUTs to the run's buckets."""
 
+    mutant: str | None = None  # a deliberately broken writer, for the checkers' tests
+
     def __init__(self, owner, env, net, buckets, storage_cfg, block, ledger):
         self.owner = owner  # the agent: a PUT is abandoned if it dies meanwhile
         self.env = env
@@ -137,6 +139,9 @@ class QuorumWriter:
         env = self.env
         nb = len(self.buckets)
         k = self.scfg.quorum if only is None else 1
+        if self.mutant == "ack-after-one-put":
+            k = 1
+        bogus = [False] * nb
         owner = self.owner
         plans = None
         if only is None:
@@ -206,6 +211,9 @@ class QuorumWriter:
                 if pred_ok[j] and self.landed(j, issue[j], end[j]):
                     verified[j] = True
                     continue
+                if self.mutant == "count-failed-put" and not any(bogus):
+                    verified[j] = bogus[j] = True  # the failed PUT counted towards the quorum
+                    continue
                 attempt[j] += 1
                 if attempt[j] >= self.scfg.put_attempts:
                     dead[j] = True
@@ -216,7 +224,11 @@ class QuorumWriter:
                     end[j], pred_ok[j] = self.plan_put(j, issue[j], attempt[j], size)
                     planned[j] = True
         q = quorum_time(end, verified, k)
-        return q, _put_rows(issue, end, verified, pred_ok, planned, dead)
+        rows = _put_rows(issue, end, verified, pred_ok, planned, dead)
+        for j in range(nb):
+            if bogus[j]:
+                rows[3 * j + 2] = float(PUT_FAILED)  # the storage recorded it failed
+        return q, rows
 
     def async_replicas(self, q: float | None, puts: list[float], size: int) -> None:
         """Asynchronous bucket replication: the other buckets get a copy a lag after the PUT

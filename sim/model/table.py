@@ -136,6 +136,11 @@ class Plan:
 class MetadataTable:
     """The metadata table of one cluster, of one of ``TABLE_KINDS``."""
 
+    mutant: str | None = None  # a deliberately broken table, for the checkers' tests
+    # idempotent producers: a batch carries its producer id and sequence, and the table applies
+    # a sequence once (Kafka KIP-98); the duplicates check reads this (sim.run.checks.duplicates)
+    recognises_sequences: bool = True
+
     def __init__(
         self,
         kind: str,
@@ -463,6 +468,8 @@ class MetadataTable:
         if self._conflict(st, "log", region, t0, now):
             return "conflict", -1, []
         applied = [f not in st.committed_files for f in file_ids]
+        if self.mutant == "non-idempotent-commit":
+            applied = [True] * len(file_ids)
         ids = tuple(f for f, a in zip(file_ids, applied, strict=True) if a)
         total = sum(n for n, a in zip(n_records, applied, strict=True) if a)
         first = st.next_offset

@@ -75,9 +75,12 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
         led.count_op("put", sc.storage.profile, src, dst, n, nbytes)
     _count_zone_traffic(world, requests, attempts, files)
     lost = checks.lost_acked(requests, attempts, readable)
+    # idempotent producers: the table recognises a retried batch's producer id and sequence
+    # (a mutant's table does not, and applies it again)
     dups, deduped = checks.duplicates(
-        attempts, readable, len(n_records_by_id), sc.workload.idempotence
-    )
+        attempts, readable, len(n_records_by_id),
+        sc.workload.idempotence and world.table.recognises_sequences,
+    )  # fmt: skip
     blocked, block_timeouts = checks.blocked_time(
         requests, len(world.producers), sc.workload.buffer_memory, sc.workload.max_block, end
     )
@@ -113,7 +116,8 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
     )
     checks_block = check_all(
         sc, requests, files, batches, receipts, lost_records, dup_records, led.faults, effects,
-        leader=led.leader_frame(), **inputs_from_ledger(led),
+        leader=led.leader_frame(), lost_in_quorum=_lost_in_quorum(lost, files, copy, led, sc),
+        **inputs_from_ledger(led),
     )  # fmt: skip
     summary = {
         "scenario": sc.name,
@@ -200,6 +204,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
             "lease_op_failures": int(led.tallies.get("lease_op_failures", 0)),
         },
         "checks": checks_block,
+        **({"mutant": sc.mutant} if sc.mutant else {}),
         "cost": {
             k: cost[k]
             for k in ("total_usd", "usd_per_gb", "usd_per_month", "items", "unknown", "complete")
@@ -300,3 +305,15 @@ def _cost(world, sc, ops: pd.DataFrame, produced_bytes: int, prices=None) -> dic
 
     instances = topology_info(world)["instances"]
     return price_counts(ops, instances, sc.run.duration, produced_bytes, prices)
+
+
+def _lost_in_quorum(lost: pd.DataFrame, files: pd.DataFrame, copy: np.ndarray, led, sc) -> int:
+    """Lost acknowledged records whose file still had a quorum of copies in buckets that were
+    not destroyed: beyond the survivable budget these are still a violation."""
+    if len(lost) == 0 or len(files) == 0:
+        return 0
+    destroyed = np.array([led.histories[f"bucket:{r}"].destroyed_at for r in led.bucket_regions])
+    alive = (np.isfinite(copy) & (copy < destroyed[None, :]) & ~np.isfinite(destroyed)).sum(1)
+    row = pd.Series(np.arange(len(files)), index=files["file_id"].to_numpy())
+    kept = alive[row.loc[lost["ack_file"].to_numpy()].to_numpy()] >= sc.storage.quorum
+    return int(lost["n_records"].to_numpy()[kept].sum())

@@ -96,6 +96,7 @@ class World:
                     p.home_agent.producers.append(p)
                     self.producers.append(self._place(p))
         self.consumers: list[Consumer] = []
+        self._mutant = getattr(sc, "mutant", None)
         for r in w.consumer_regions:
             zones = self.region_objs[r].zones
             for k in range(w.consumers_per_region):
@@ -119,6 +120,15 @@ class World:
     def start(self) -> None:
         """Start every process, after all wiring is done."""
         env = self.env
+        if self._mutant:  # a deliberately broken design (tests, sim fuzz --mutant)
+            m = self._mutant
+            for obj in [self.table, *self.cps.values(), *self.consumers]:
+                obj.mutant = m
+            if m == "non-idempotent-commit":  # a retried batch applied again
+                self.table.recognises_sequences = False
+            for a in self.agents:
+                a.mutant = m
+                a.quorum.mutant = m
         for cp in self.cps.values():
             cp.start()
         for a in self.agents:

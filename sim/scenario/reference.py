@@ -453,8 +453,13 @@ def render() -> str:
     add("")
     add("## Top-level keys")
     add("")
-    top = {n: f for n, f in Scenario.model_fields.items()}
+    top = {n: f for n, f in Scenario.model_fields.items() if n != "mutant"}
     out.extend(fields_table(top))
+    add("")
+    add(
+        "(A hidden key, `mutant`, selects a deliberately broken design for the lab's own tests "
+        "and `sim fuzz --mutant`; it is not a setting of the system.)"
+    )
     for name, model in SECTIONS.items():
         add("")
         add(f"## `{name}`")

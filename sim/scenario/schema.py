@@ -44,6 +44,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
@@ -644,6 +645,18 @@ SECTIONS: dict[str, type[BaseModel]] = {
 _FAULT = TypeAdapter(FaultSpec)
 
 
+MUTANTS = (
+    "ack-after-one-put",
+    "ack-before-commit",
+    "no-fencing",
+    "lease-overrun",
+    "count-failed-put",
+    "non-idempotent-commit",
+    "consumer-skips",
+)
+MutantName = Literal[MUTANTS]  # type: ignore[valid-type]
+
+
 class Scenario(_Model):
     """A whole scenario file."""
 
@@ -675,6 +688,13 @@ class Scenario(_Model):
         default_factory=list,
         description="Faults and operator actions, each with a kind, a start (at), a duration "
         "(absent: permanent) and a target; see the fault reference.",
+    )
+    # a deliberately broken design for the checkers' own tests (``sim fuzz --mutant``); left out
+    # of the documentation and the JSON Schema on purpose
+    mutant: SkipJsonSchema[MutantName | None] = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="A deliberately broken design (tests and sim fuzz --mutant only).",
     )
 
     @model_validator(mode="wrap")
