@@ -388,5 +388,6 @@ def validate_data(data: Any, where: str = "<scenario>", root: yaml.Node | None =
 
 
 def to_yaml(sc: Scenario) -> str:
-    """The resolved scenario as YAML (every default filled in)."""
-    return yaml.safe_dump(sc.model_dump(mode="json"), sort_keys=False)
+    """The resolved scenario as YAML (every default filled in, the ``extends:`` chain followed
+    and dropped: the file stands alone, e.g. in a run folder)."""
+    return yaml.safe_dump(sc.model_dump(mode="json", exclude={"extends"}), sort_keys=False)
