@@ -1,21 +1,46 @@
-"""Kafka producers: they linger, time out and retry; and the routing of their retries.
+"""Kafka producers: they linger, cap their requests in flight, block on a full buffer, time
+out and retry; and the routing of their retries.
 
-A producer groups records for ``linger`` into one produce request (Kafka's
-``linger.ms``): a request is sent ``linger`` after the first record of an empty batch, so the gap
-between sends is an exponential wait for the first record plus the linger, and a request carries
-``1 + Poisson(rate * linger)`` records. Requests are generated lazily in vectorised chunks from the
-producer's own random stream, so faults and other components never change the arrivals. A request
-that fails, or has no answer after ``request_timeout`` (Kafka default 30 s), is retried with
-exponential backoff (``retry.backoff.ms`` 100 ms up to ``retry.backoff.max.ms`` 1 s, Kafka 3.7,
-KIP-580) until ``delivery_timeout`` (Kafka default 120 s) from its first send runs out. Kafka's
-in-flight limit is not modelled (estimate: agents answer in well under a linger's multiple).
+A producer groups records for ``linger`` into a batch (Kafka's ``linger.ms``): a batch is ready
+``linger`` after the first record of an empty one, so the gap between batches is an exponential
+wait for the first record plus the linger, and a batch carries ``1 + Poisson(rate * linger)``
+records. Batches are drawn lazily in vectorised chunks from the producer's own random stream, so
+faults and other components never change the arrivals.
+
+What happens to a ready batch follows Kafka's producer, resolved only when the agent collects
+(:meth:`Producer.take_until`), a few numpy steps per collection and none per record:
+
+1. **Buffer** (``buffer.memory``, ``max.block.ms``): a batch needs its bytes in the producer's
+   buffer, which holds every batch until it is acknowledged or finally fails (retries keep it).
+   A batch that finds the buffer full waits for space, first come first served (``send()``
+   blocks), and fails its records if none frees within ``max_block``.
+2. **In-flight cap** (``max.in.flight.requests.per.connection``): a producer has one connection
+   to the agent it sends to (Kafka keeps one connection per broker, and an agent is the leader
+   of every partition for the producers of its zone); at most ``max_in_flight`` produce requests
+   are sent on it before an answer (an acknowledgement or an error) comes back. A batch ready
+   with a free slot goes out at once, in its own request; batches ready while the cap is reached
+   wait and go out together in one request (up to ``max_request_size``) when the first answer
+   frees a slot, as Kafka's sender drains every ready batch for a node into one request.
+
+A request that fails, or has no answer after ``request_timeout`` (Kafka default 30 s), is retried
+with exponential backoff (``retry.backoff.ms`` 100 ms up to ``retry.backoff.max.ms`` 1 s, Kafka
+3.7, KIP-580) until ``delivery_timeout`` (Kafka default 120 s) from its first send runs out.
+Retries go straight to the agent the router picks after their backoff and do not take a slot
+(a simplification: Kafka re-queues them in front of the accumulator).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim.ledger import FAILED_TIMEOUT, NEVER_SENT, PENDING, PRODUCER_DIED, RequestColumns
+from sim.ledger import (
+    FAILED_BLOCKED,
+    FAILED_TIMEOUT,
+    NEVER_SENT,
+    PENDING,
+    PRODUCER_DIED,
+    RequestColumns,
+)
 from sim.model.component import Component
 
 CHUNK_S = 2.0  # seconds of requests generated (and registered) at a time
@@ -53,6 +78,16 @@ class Producer(Component):
         self.home_agent = None
         self.agent = None
         self.switch_at = np.inf
+        # the accumulator: batches drawn and not yet sent, in ready order; the first
+        # ``_entered`` of them have their bytes in the buffer (``_t`` then holds the time they
+        # got it), the rest have not tried yet
+        self._entered = 0
+        self._block_until = (
+            0.0  # a waiting send() holds up the later ones (first come first served)
+        )
+        self._held = _NO_IDS  # batches holding buffer bytes, as last seen (acked or failed: freed)
+        self._open = _NO_IDS  # wire requests sent on the connection and not known answered
+        self._cursor = 0.0  # the last send on the connection
 
     def add_rate_factor(self, t: float, f: float) -> None:
         """From time ``t`` on, send ``f`` times more (nested with other factors)."""
@@ -110,19 +145,169 @@ class Producer(Component):
             self._ids = np.concatenate([self._ids, ids])
 
     def take_until(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """The requests sent up to ``t`` not taken yet (none while this producer is down): ids, times."""
+        """The batches sent up to ``t`` not taken yet (none while this producer is down): ids and
+        send times. A batch is sent once it has buffer space and a free in-flight slot."""
         if self._gen_until < t:
             self._generate(t)
-        k = int(np.searchsorted(self._t, t, side="right"))
-        if k == 0:
-            return _NO_IDS, _NO_TIMES
-        times, ids = self._t[:k], self._ids[:k]
-        self._t, self._ids = self._t[k:], self._ids[k:]
-        if self.history.changed:
+        self._enter_buffer(t)
+        ids, times = self._dispatch(t)
+        if len(ids) and self.history.changed:
             up = self.up_mask(times)
             if not up.all():
                 self.requests["status"][ids[~up]] = NEVER_SENT
+                self.requests.answered(ids[~up], times[~up])  # the slot was never taken
                 times, ids = times[up], ids[up]
+        return ids, times
+
+    def reconnect(self) -> None:
+        """The producer now sends to another agent: a new connection, with no request in flight."""
+        self._open = _NO_IDS
+
+    # -- the buffer ----------------------------------------------------------------------------
+    def _release_time(self, ids: np.ndarray) -> np.ndarray:
+        """When each batch gave its buffer bytes back (acknowledged or finally failed), as far as
+        the producer knows now; infinite while it is still held."""
+        req = self.requests
+        st = req["status"][ids]
+        done = (st != PENDING) & (st != NEVER_SENT)
+        return np.where(done, req["end_s"][ids], np.inf)
+
+    def _enter_buffer(self, t: float) -> None:
+        """Batches ready by ``t`` take their bytes in the buffer, wait for space, or fail."""
+        k = int(np.searchsorted(self._t[self._entered :], t, side="right")) + self._entered
+        if k == self._entered:
+            return
+        req = self.requests
+        nbytes = req["bytes"]
+        first = float(self._t[self._entered])
+        held = self._held
+        if len(held):  # forget what was freed before the first new batch was ready
+            held = held[self._release_time(held) > first]
+        new_ids = self._ids[self._entered : k]
+        cap = self.cfg.buffer_memory
+        fits = int(nbytes[held].sum()) + int(nbytes[new_ids].sum()) <= cap
+        if fits and self._block_until <= first:
+            # fast path: even if nothing held were freed, everything fits
+            self._held = np.concatenate([held, new_ids])
+            self._entered = k
+            return
+        self._held = held
+        self._enter_slowly(k, t)
+
+    def _enter_slowly(self, k: int, t: float) -> None:
+        """The buffer may be full: each batch in turn, first come first served."""
+        req = self.requests
+        nbytes = req["bytes"]
+        cap = self.cfg.buffer_memory
+        max_block = self.cfg.max_block
+        held = self._held
+        rel = self._release_time(held)
+        i = self._entered
+        failed = []
+        while i < k:
+            r = max(float(self._t[i]), self._block_until)
+            b = int(nbytes[self._ids[i]])
+            live = rel > r
+            held, rel = held[live], rel[live]
+            level = int(nbytes[held].sum())
+            if level + b <= cap:
+                u = r
+            else:  # wait for the earliest releases that make room
+                order = np.argsort(rel, kind="stable")
+                freed = np.cumsum(nbytes[held[order]])
+                j = int(np.searchsorted(freed, level + b - cap, side="left"))
+                u = float(rel[order][j]) if j < len(order) else np.inf
+            ready = float(self._t[i])
+            if u <= t and u - ready <= max_block:
+                idx = self._ids[i]
+                req["blocked_s"][idx] = u - ready
+                self._t[i] = u
+                self._block_until = u if u > ready else self._block_until
+                held = np.append(held, idx)
+                rel = np.append(rel, np.inf)
+                i += 1
+            elif ready + max_block <= t:  # no room within max.block: send() fails the records
+                idx = self._ids[i]
+                req["status"][idx] = FAILED_BLOCKED
+                req["blocked_s"][idx] = max_block
+                req["end_s"][idx] = ready + max_block
+                req["dispatch_s"][idx] = np.nan
+                self._block_until = ready + max_block
+                failed.append(i)
+                i += 1
+            else:
+                break  # still waiting at t: decided at a later collection
+        self._held = held
+        if failed:
+            drop = np.array(failed, dtype=np.int64)
+            keep = np.ones(len(self._t), dtype=bool)
+            keep[drop] = False
+            self._t, self._ids = self._t[keep], self._ids[keep]
+            i -= len(failed)
+        self._entered = i
+
+    # -- the connection ------------------------------------------------------------------------
+    def _dispatch(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Send the batches in the buffer that the in-flight cap lets out by ``t``."""
+        k = self._entered
+        if k == 0:
+            return _NO_IDS, _NO_TIMES
+        req = self.requests
+        cap = self.cfg.max_in_flight
+        tq, iq = self._t[:k], self._ids[:k]
+        open_ = self._open
+        cur = self._cursor
+        out_ids, out_t, out_w = [], [], []
+        pos = 0
+        while pos < k:
+            te = max(float(tq[pos]), cur)
+            answer = req.wire_answer_s  # (new wires may have grown it)
+            if len(open_):
+                open_ = open_[answer[open_] > te]
+            free = cap - len(open_)
+            if free <= 0:  # wait for the first answer
+                nxt = float(answer[open_].min())
+                if nxt > t:
+                    break
+                cur = nxt
+                continue
+            j = int(np.searchsorted(tq, te, side="right"))
+            if j <= pos + 1:
+                # nothing else waiting: the next ``free`` batches go out one each when ready
+                j = min(k, pos + free)
+                w = req.new_wires(j - pos)
+                ts = np.maximum(tq[pos:j], cur)
+            else:
+                # batches waited for the slot: all ready ones go in one request, up to the size
+                j = min(j, k)
+                cum = np.cumsum(req["bytes"][iq[pos:j]])
+                j = pos + max(1, int(np.searchsorted(cum, self.cfg.max_request_size, "right")))
+                w1 = req.new_wires(1)
+                w = np.repeat(w1, j - pos)
+                ts = np.full(j - pos, te)
+                open_ = np.concatenate([open_, w1])
+                out_ids.append(iq[pos:j])
+                out_t.append(ts)
+                out_w.append(w)
+                cur = te
+                pos = j
+                continue
+            open_ = np.concatenate([open_, w])
+            out_ids.append(iq[pos:j])
+            out_t.append(ts)
+            out_w.append(w)
+            cur = float(ts[-1])
+            pos = j
+        self._open = open_
+        self._cursor = cur
+        if pos == 0:
+            return _NO_IDS, _NO_TIMES
+        self._t, self._ids = self._t[pos:], self._ids[pos:]
+        self._entered -= pos
+        ids = out_ids[0] if len(out_ids) == 1 else np.concatenate(out_ids)
+        times = out_t[0] if len(out_t) == 1 else np.concatenate(out_t)
+        req["wire"][ids] = out_w[0] if len(out_w) == 1 else np.concatenate(out_w)
+        req["dispatch_s"][ids] = times
         return ids, times
 
     def byte_rate(self) -> float:
@@ -175,6 +360,7 @@ class RetryRouter:
         if len(ids) == 0:
             return
         req = self.ledger.requests
+        req.answered(ids, t_err)  # an error answer frees the in-flight slot
         keep = req["status"][ids] == PENDING
         ids, t_err = ids[keep], t_err[keep]
         if len(ids) == 0:
