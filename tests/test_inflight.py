@@ -147,3 +147,24 @@ def test_a_calm_run_never_blocks(runs):
     assert s["records"]["failed_max_block"] == 0
     assert s["producers"]["blocked_s_total"] == 0
     assert (runs[5].requests["blocked_s"] == 0).all()
+
+
+def test_a_dead_producer_holds_no_buffer():
+    """Producers of a region that is lost for good send nothing from then on; their batches are
+    never sent, not held in a buffer that fills and fails them (a 2 MiB buffer, 5 s max_block:
+    about 2 s of one producer's records)."""
+    res = run_small(
+        {
+            "workload.buffer_memory": "2MiB",
+            "workload.max_block": "5s",
+            "faults": [{"kind": "region-outage", "target": "us-west-2", "at": 10}],
+        },
+        duration=60,
+        seed=5,
+    )
+    s = res.summary
+    assert s["records"]["failed_max_block"] == 0
+    assert s["producers"]["blocked_s_total"] == 0
+    west = [i for i, p in enumerate(s["producers"]["blocked_s"]) if "us-west-2" in p]
+    req = res.requests
+    assert len(west) == 3 and req[req["producer"].isin(west)]["send_s"].max() < 10.5

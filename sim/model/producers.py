@@ -88,6 +88,7 @@ class Producer(Component):
         self._held = _NO_IDS  # batches holding buffer bytes, as last seen (acked or failed: freed)
         self._open = _NO_IDS  # wire requests sent on the connection and not known answered
         self._cursor = 0.0  # the last send on the connection
+        self._seen = 0.0  # the last collection
 
     def add_rate_factor(self, t: float, f: float) -> None:
         """From time ``t`` on, send ``f`` times more (nested with other factors)."""
@@ -149,6 +150,8 @@ class Producer(Component):
         send times. A batch is sent once it has buffer space and a free in-flight slot."""
         if self._gen_until < t:
             self._generate(t)
+        if self.history.changed:
+            self._skip_down(t)
         self._enter_buffer(t)
         ids, times = self._dispatch(t)
         if len(ids) and self.history.changed:
@@ -158,6 +161,27 @@ class Producer(Component):
                 self.requests.answered(ids[~up], times[~up])  # the slot was never taken
                 times, ids = times[up], ids[up]
         return ids, times
+
+    def _skip_down(self, t: float) -> None:
+        """Batches that became ready while the producer was down were never sent; a producer that
+        was down since the last collection comes back as a new process, its buffer and
+        connection empty (what the old one held is failed or retried by the agents' answers)."""
+        if not self.up_throughout(self._seen, t):
+            self._held = _NO_IDS
+            self._open = _NO_IDS
+            self._block_until = 0.0
+        self._seen = t
+        e = self._entered
+        k = int(np.searchsorted(self._t[e:], t, side="right")) + e
+        if k == e:
+            return
+        up = self.up_mask(self._t[e:k])
+        if up.all():
+            return
+        self.requests["status"][self._ids[e:k][~up]] = NEVER_SENT
+        keep = np.ones(len(self._t), dtype=bool)
+        keep[e:k] = up
+        self._t, self._ids = self._t[keep], self._ids[keep]
 
     def reconnect(self) -> None:
         """The producer now sends to another agent: a new connection, with no request in flight."""
