@@ -81,9 +81,10 @@ def test_a_cap_of_one_serialises_requests_and_costs_latency(runs):
         assert (g["dispatch_s"].to_numpy()[1:] >= g["answer_s"].to_numpy()[:-1] - 1e-12).all()
     one, five = runs[1].summary["produce_latency_ms"], runs[5].summary["produce_latency_ms"]
     assert one["p50"] > five["p50"] + 30
-    assert wires(runs[1].requests)["n_records"].mean() > 2 * wires(runs[5].requests)[
-        "n_records"
-    ].mean()
+    assert (
+        wires(runs[1].requests)["n_records"].mean()
+        > 2 * wires(runs[5].requests)["n_records"].mean()
+    )
 
 
 @pytest.fixture(scope="module")
