@@ -76,15 +76,14 @@ class RequestColumns:
         self.wire_answer_s = np.full(capacity, np.inf)
         self.n_wire = 0
 
-    def new_wires(self, k: int) -> np.ndarray:
-        """Ids for ``k`` new wire requests, unanswered."""
-        start, end = self.n_wire, self.n_wire + k
+    def reserve_wires(self, k: int) -> None:
+        """Room for ``k`` more wire requests (ids ``n_wire`` on, unanswered); the caller moves
+        ``n_wire`` past the ones it uses."""
+        end = self.n_wire + k
         if end > len(self.wire_answer_s):
             grown = np.full(max(end, 2 * len(self.wire_answer_s)), np.inf)
-            grown[:start] = self.wire_answer_s[:start]
+            grown[: self.n_wire] = self.wire_answer_s[: self.n_wire]
             self.wire_answer_s = grown
-        self.n_wire = end
-        return np.arange(start, end, dtype=np.int64)
 
     def answered(self, ids: np.ndarray, t) -> None:
         """The producers of batches ``ids`` heard an answer at ``t`` (an acknowledgement or an

@@ -31,6 +31,8 @@ Retries go straight to the agent the router picks after their backoff and do not
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from sim.ledger import (
@@ -85,8 +87,9 @@ class Producer(Component):
         self._block_until = (
             0.0  # a waiting send() holds up the later ones (first come first served)
         )
-        self._held = _NO_IDS  # batches holding buffer bytes, as last seen (acked or failed: freed)
-        self._open = _NO_IDS  # wire requests sent on the connection and not known answered
+        self._held_parts: list[np.ndarray] = []  # batches holding buffer bytes, as last seen
+        self._held_bytes = 0  # their bytes (an upper bound of what the buffer holds)
+        self._open: list[int] = []  # wire requests sent on the connection, not known answered
         self._cursor = 0.0  # the last send on the connection
         self._seen = 0.0  # the last collection
 
@@ -167,8 +170,9 @@ class Producer(Component):
         was down since the last collection comes back as a new process, its buffer and
         connection empty (what the old one held is failed or retried by the agents' answers)."""
         if not self.up_throughout(self._seen, t):
-            self._held = _NO_IDS
-            self._open = _NO_IDS
+            self._held_parts = []
+            self._held_bytes = 0
+            self._open = []
             self._block_until = 0.0
         self._seen = t
         e = self._entered
@@ -185,7 +189,7 @@ class Producer(Component):
 
     def reconnect(self) -> None:
         """The producer now sends to another agent: a new connection, with no request in flight."""
-        self._open = _NO_IDS
+        self._open = []
 
     # -- the buffer ----------------------------------------------------------------------------
     def _release_time(self, ids: np.ndarray) -> np.ndarray:
@@ -198,25 +202,36 @@ class Producer(Component):
 
     def _enter_buffer(self, t: float) -> None:
         """Batches ready by ``t`` take their bytes in the buffer, wait for space, or fail."""
-        k = int(np.searchsorted(self._t[self._entered :], t, side="right")) + self._entered
-        if k == self._entered:
+        e = self._entered
+        k = int(np.searchsorted(self._t[e:], t, side="right")) + e
+        if k == e:
             return
-        req = self.requests
-        nbytes = req["bytes"]
-        first = float(self._t[self._entered])
-        held = self._held
-        if len(held):  # forget what was freed before the first new batch was ready
-            held = held[self._release_time(held) > first]
-        new_ids = self._ids[self._entered : k]
+        nbytes = self.requests["bytes"]
+        new_ids = self._ids[e:k]
+        new_bytes = int(nbytes[new_ids].sum())
         cap = self.cfg.buffer_memory
-        fits = int(nbytes[held].sum()) + int(nbytes[new_ids].sum()) <= cap
-        if fits and self._block_until <= first:
+        first = float(self._t[e])
+        if self._held_bytes + new_bytes > cap and self._held_parts:
+            # forget what was freed before the first new batch was ready
+            held = self._held_array()
+            held = held[self._release_time(held) > first]
+            self._held_parts = [held]
+            self._held_bytes = int(nbytes[held].sum())
+        if self._held_bytes + new_bytes <= cap and self._block_until <= first:
             # fast path: even if nothing held were freed, everything fits
-            self._held = np.concatenate([held, new_ids])
+            self._held_parts.append(new_ids)
+            self._held_bytes += new_bytes
             self._entered = k
             return
-        self._held = held
         self._enter_slowly(k, t)
+        self._held_bytes = int(nbytes[self._held_parts[0]].sum())
+
+    def _held_array(self) -> np.ndarray:
+        """The batches holding buffer bytes (as last seen), as one array."""
+        parts = self._held_parts
+        if not parts:
+            return _NO_IDS
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _enter_slowly(self, k: int, t: float) -> None:
         """The buffer may be full: each batch in turn, first come first served."""
@@ -224,7 +239,7 @@ class Producer(Component):
         nbytes = req["bytes"]
         cap = self.cfg.buffer_memory
         max_block = self.cfg.max_block
-        held = self._held
+        held = self._held_array()
         rel = self._release_time(held)
         i = self._entered
         failed = []
@@ -261,7 +276,7 @@ class Producer(Component):
                 i += 1
             else:
                 break  # still waiting at t: decided at a later collection
-        self._held = held
+        self._held_parts = [held]
         if failed:
             drop = np.array(failed, dtype=np.int64)
             keep = np.ones(len(self._t), dtype=bool)
@@ -272,65 +287,69 @@ class Producer(Component):
 
     # -- the connection ------------------------------------------------------------------------
     def _dispatch(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """Send the batches in the buffer that the in-flight cap lets out by ``t``."""
+        """Send the batches in the buffer that the in-flight cap lets out by ``t`` (always a
+        prefix of the queue; a short Python loop over its few batches, cheaper than numpy here)."""
         k = self._entered
         if k == 0:
             return _NO_IDS, _NO_TIMES
         req = self.requests
         cap = self.cfg.max_in_flight
-        tq, iq = self._t[:k], self._ids[:k]
+        answer = req.wire_answer_s
         open_ = self._open
+        if len(open_) >= cap and min(answer[w] for w in open_) > t:
+            return _NO_IDS, _NO_TIMES  # the cap is reached and no answer comes by t
+        req.reserve_wires(k)
+        answer = req.wire_answer_s
+        next_wire = req.n_wire
+        tl = self._t[:k].tolist()
         cur = self._cursor
-        out_ids, out_t, out_w = [], [], []
+        out_t: list[float] = []
+        out_w: list[int] = []
         pos = 0
         while pos < k:
-            te = max(float(tq[pos]), cur)
-            answer = req.wire_answer_s  # (new wires may have grown it)
-            if len(open_):
-                open_ = open_[answer[open_] > te]
+            te = tl[pos] if tl[pos] > cur else cur
+            if open_:
+                open_ = [w for w in open_ if answer[w] > te]
             free = cap - len(open_)
             if free <= 0:  # wait for the first answer
-                nxt = float(answer[open_].min())
+                nxt = float(min(answer[w] for w in open_))
                 if nxt > t:
                     break
                 cur = nxt
                 continue
-            j = int(np.searchsorted(tq, te, side="right"))
+            j = bisect.bisect_right(tl, te, pos, k)
             if j <= pos + 1:
                 # nothing else waiting: the next ``free`` batches go out one each when ready
                 j = min(k, pos + free)
-                w = req.new_wires(j - pos)
-                ts = np.maximum(tq[pos:j], cur)
+                for i in range(pos, j):
+                    ti = tl[i] if tl[i] > cur else cur
+                    out_t.append(ti)
+                    out_w.append(next_wire)
+                    open_.append(next_wire)
+                    next_wire += 1
+                cur = out_t[-1]
             else:
                 # batches waited for the slot: all ready ones go in one request, up to the size
-                j = min(j, k)
-                cum = np.cumsum(req["bytes"][iq[pos:j]])
-                j = pos + max(1, int(np.searchsorted(cum, self.cfg.max_request_size, "right")))
-                w1 = req.new_wires(1)
-                w = np.repeat(w1, j - pos)
-                ts = np.full(j - pos, te)
-                open_ = np.concatenate([open_, w1])
-                out_ids.append(iq[pos:j])
-                out_t.append(ts)
-                out_w.append(w)
+                if j - pos > 1:
+                    b = req["bytes"][self._ids[pos:j]]
+                    cum = np.cumsum(b)
+                    j = pos + max(1, int(np.searchsorted(cum, self.cfg.max_request_size, "right")))
+                out_t.extend([te] * (j - pos))
+                out_w.extend([next_wire] * (j - pos))
+                open_.append(next_wire)
+                next_wire += 1
                 cur = te
-                pos = j
-                continue
-            open_ = np.concatenate([open_, w])
-            out_ids.append(iq[pos:j])
-            out_t.append(ts)
-            out_w.append(w)
-            cur = float(ts[-1])
             pos = j
         self._open = open_
         self._cursor = cur
         if pos == 0:
             return _NO_IDS, _NO_TIMES
+        req.n_wire = next_wire
+        ids = self._ids[:pos]
+        times = np.array(out_t)
         self._t, self._ids = self._t[pos:], self._ids[pos:]
         self._entered -= pos
-        ids = out_ids[0] if len(out_ids) == 1 else np.concatenate(out_ids)
-        times = out_t[0] if len(out_t) == 1 else np.concatenate(out_t)
-        req["wire"][ids] = out_w[0] if len(out_w) == 1 else np.concatenate(out_w)
+        req["wire"][ids] = out_w
         req["dispatch_s"][ids] = times
         return ids, times
 
