@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from sim.ledger import ACKED, FAILED_BLOCKED
-from tests.conftest import run_small
+from sim.scenario import ScenarioError, validate_data
+from tests.conftest import run_small, small
 
 UNCAPPED = {"workload.idempotence": False, "workload.max_in_flight": 1000}
 
@@ -170,3 +171,27 @@ def test_a_dead_producer_holds_no_buffer():
     req = res.requests
     sent = req[req["producer"].isin(west) & (req["wire"] >= 0)]
     assert len(west) == 3 and sent["dispatch_s"].max() < 10.0
+
+
+def test_more_than_five_in_flight_with_idempotence_is_refused():
+    """Kafka refuses max.in.flight.requests.per.connection above 5 with idempotence on."""
+    with pytest.raises(ScenarioError) as e:
+        validate_data(small({"workload.max_in_flight": 6}))
+    assert "max_in_flight" in str(e.value) and "at most 5" in str(e.value)
+    validate_data(small({"workload.max_in_flight": 6, "workload.idempotence": False}))
+
+
+def test_waiting_batches_fill_a_request_up_to_max_request_size():
+    """With max_request_size 100 KiB, batches that waited together are split into requests of at
+    most that size (a single batch may exceed it), and requests do reach it."""
+    res = run_small({"workload.max_request_size": "100KiB"}, duration=30, seed=11)
+    req = res.requests
+    sent = req[req["wire"] >= 0]
+    w = sent.groupby(["producer", "wire"]).agg(b=("bytes", "sum"), n=("bytes", "size"))
+    several = w[w["n"] > 1]
+    assert len(several) > 0 and several["b"].max() <= 100 * 1024
+    assert several["b"].max() > 75 * 1024
+    # the same run without the limit has larger requests
+    big = run_small(duration=30, seed=11).requests
+    wb = big[big["wire"] >= 0].groupby(["producer", "wire"])["bytes"].sum()
+    assert wb.max() > 100 * 1024
