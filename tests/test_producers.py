@@ -8,10 +8,13 @@ from sim.model.consumers import Consumer
 from sim.model.producers import Producer, backoff
 from sim.scenario import WorkloadConfig
 
+# no in-flight cap and no buffer limit: these tests look at the batches drawn, with no agent to answer them
+UNCAPPED = {"idempotence": False, "max_in_flight": 10**9, "buffer_memory": 2**60}
+
 
 def test_producer_sends_its_rate_in_linger_batches():
     """A producer at 1,000 records/s with 25 ms linger sends ~38 requests/s carrying the whole rate."""
-    cfg = WorkloadConfig()
+    cfg = WorkloadConfig(**UNCAPPED)
     req = RequestColumns()
     p = Producer(0, "us-east-1", "us-east-1a", cfg, np.random.default_rng(1), req)
     ids, t = p.take_until(100.0)
@@ -23,7 +26,7 @@ def test_producer_sends_its_rate_in_linger_batches():
 
 def test_rate_multiplier_changes_the_rate_from_then_on():
     """A load spike multiplies the rate from its start; earlier sends are unchanged."""
-    cfg = WorkloadConfig()
+    cfg = WorkloadConfig(**UNCAPPED)
     req = RequestColumns()
     p = Producer(0, "r", "ra", cfg, np.random.default_rng(2), req)
     p.take_until(1.0)  # generates ahead

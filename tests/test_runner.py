@@ -80,9 +80,12 @@ def test_adding_a_fault_does_not_change_the_arrivals():
 
 
 def test_single_region_defaults_land_near_the_published_latency():
-    """S3 Standard, 250 ms flush, 25 ms linger: produce ~250/500 ms, e2e ~500/900 ms (spec section 3)."""
+    """S3 Standard, 250 ms flush, 25 ms linger: produce ~250/500 ms, e2e ~500/900 ms (spec section 3),
+    with producers the in-flight cap does not hold (the calibration's estimate of the benchmark's
+    clients, librdkafka defaults: docs/calibration.md)."""
     sc = validate_data({"name": "cal", "run": {"duration": 120, "seed": 3}, "topology": {"regions": ["us-east-1"]},
-                        "storage": {"quorum": 1}, "table": {"kind": "single-region"}})  # fmt: skip
+                        "storage": {"quorum": 1}, "table": {"kind": "single-region"},
+                        "workload": {"idempotence": False, "max_in_flight": 1000000}})  # fmt: skip
     s = run(sc).summary
     p, e = s["produce_latency_ms"], s["e2e_latency_ms"]
     assert 220 < p["p50"] < 280 and 430 < p["p99"] < 570

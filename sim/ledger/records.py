@@ -18,13 +18,15 @@ import pandas as pd
 from sim.ledger.history import History
 
 # request status codes (NEVER_SENT: drawn ahead for a producer that was down, or past a rate
-# change; such rows are dropped from the request table)
-PENDING, ACKED, FAILED_TIMEOUT, PRODUCER_DIED, NEVER_SENT = 0, 1, 2, 3, 4
+# change; such rows are dropped from the request table; FAILED_BLOCKED: send() found the
+# producer's buffer full for max.block and failed the records)
+PENDING, ACKED, FAILED_TIMEOUT, PRODUCER_DIED, NEVER_SENT, FAILED_BLOCKED = 0, 1, 2, 3, 4, 5
 REQUEST_STATUS = {
     PENDING: "in_flight",
     ACKED: "acked",
     FAILED_TIMEOUT: "failed",
     PRODUCER_DIED: "producer_died",
+    FAILED_BLOCKED: "failed_blocked",
 }
 
 # file status codes
@@ -42,7 +44,13 @@ PUT_OK, PUT_PREDICTED, PUT_FAILED, PUT_NOT_SENT, PUT_REPLICA = 0, 1, 2, 3, 4
 
 
 class RequestColumns:
-    """Produce requests: one row per request (a producer's linger batch), columns by name."""
+    """Produce batches: one row per linger batch of a producer, columns by name.
+
+    ``wire`` is the produce request (Kafka's wire request, several batches when the in-flight
+    cap made them wait together) that carried a batch's first attempt, ``dispatch_s`` when it
+    left the producer, ``blocked_s`` how long ``send()`` waited for buffer space first.
+    Wire requests have their own column, ``wire_answer_s``: when the producer heard the first
+    answer (acknowledgement or error) to one, infinite until then."""
 
     COLS = {
         "producer": (np.int32, -1),
@@ -56,12 +64,38 @@ class RequestColumns:
         "attempts": (np.int16, 0),
         "ack_file": (np.int64, -1),
         "leader_at_ack": (np.int16, -1),
+        "wire": (np.int64, -1),
+        "dispatch_s": (np.float64, np.nan),
+        "blocked_s": (np.float64, 0.0),
     }
 
     def __init__(self, capacity: int = 1 << 16):
         self.cap = capacity
         self.cols = {k: np.full(capacity, fill, dtype=dt) for k, (dt, fill) in self.COLS.items()}
         self.n = 0
+        self.wire_answer_s = np.full(capacity, np.inf)
+        self.n_wire = 0
+
+    def reserve_wires(self, k: int) -> None:
+        """Room for ``k`` more wire requests (ids ``n_wire`` on, unanswered); the caller moves
+        ``n_wire`` past the ones it uses."""
+        end = self.n_wire + k
+        if end > len(self.wire_answer_s):
+            grown = np.full(max(end, 2 * len(self.wire_answer_s)), np.inf)
+            grown[: self.n_wire] = self.wire_answer_s[: self.n_wire]
+            self.wire_answer_s = grown
+
+    def answered(self, ids: np.ndarray, t) -> None:
+        """The producers of batches ``ids`` heard an answer at ``t`` (an acknowledgement or an
+        error): it frees the wire request that carried their first attempt (the first answer
+        counts; the answers to retries, which are not carried by a wire request, change nothing)."""
+        w = self.cols["wire"][ids]
+        m = w >= 0
+        if not m.all():
+            w = w[m]
+            t = t[m] if np.ndim(t) else t
+        a = self.wire_answer_s
+        a[w] = np.minimum(a[w], t)
 
     def _grow(self, need: int) -> None:
         cap = self.cap

@@ -129,10 +129,12 @@ class Agent(Component):
                 new = self.router.fallback_agent(p)
                 if new is not self:
                     p.agent = new
+                    p.reconnect()
                     new.producers.append(p)
                     p.switch_at = INF
             elif p.home_agent is self and p.agent is not self and self.is_up:
                 p.agent = self
+                p.reconnect()
                 p.switch_at = INF
                 if p not in self.producers:
                     self.producers.append(p)
@@ -234,6 +236,8 @@ class Agent(Component):
         t_ack = now + 0.5 * self.net.zone_rtt(self.zone, self.zone)
         files.set(fid, "status", F_ACKED)
         files.set(fid, "ack_s", t_ack)
+        req.answered(ids, t_ack)  # frees the producers' in-flight slots and buffer bytes
+        req["end_s"][ids] = t_ack
         if self.router.clients_disturbed:
             ids = ids[req["status"][ids] == PENDING]
             prods = req["producer"][ids]

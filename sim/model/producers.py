@@ -1,21 +1,48 @@
-"""Kafka producers: they linger, time out and retry; and the routing of their retries.
+"""Kafka producers: they linger, cap their requests in flight, block on a full buffer, time
+out and retry; and the routing of their retries.
 
-A producer groups records for ``linger`` into one produce request (Kafka's
-``linger.ms``): a request is sent ``linger`` after the first record of an empty batch, so the gap
-between sends is an exponential wait for the first record plus the linger, and a request carries
-``1 + Poisson(rate * linger)`` records. Requests are generated lazily in vectorised chunks from the
-producer's own random stream, so faults and other components never change the arrivals. A request
-that fails, or has no answer after ``request_timeout`` (Kafka default 30 s), is retried with
-exponential backoff (``retry.backoff.ms`` 100 ms up to ``retry.backoff.max.ms`` 1 s, Kafka 3.7,
-KIP-580) until ``delivery_timeout`` (Kafka default 120 s) from its first send runs out. Kafka's
-in-flight limit is not modelled (estimate: agents answer in well under a linger's multiple).
+A producer groups records for ``linger`` into a batch (Kafka's ``linger.ms``): a batch is ready
+``linger`` after the first record of an empty one, so the gap between batches is an exponential
+wait for the first record plus the linger, and a batch carries ``1 + Poisson(rate * linger)``
+records. Batches are drawn lazily in vectorised chunks from the producer's own random stream, so
+faults and other components never change the arrivals.
+
+What happens to a ready batch follows Kafka's producer, resolved only when the agent collects
+(:meth:`Producer.take_until`), a few numpy steps per collection and none per record:
+
+1. **Buffer** (``buffer.memory``, ``max.block.ms``): a batch needs its bytes in the producer's
+   buffer, which holds every batch until it is acknowledged or finally fails (retries keep it).
+   A batch that finds the buffer full waits for space, first come first served (``send()``
+   blocks), and fails its records if none frees within ``max_block``.
+2. **In-flight cap** (``max.in.flight.requests.per.connection``): a producer has one connection
+   to the agent it sends to (Kafka keeps one connection per broker, and an agent is the leader
+   of every partition for the producers of its zone); at most ``max_in_flight`` produce requests
+   are sent on it before an answer (an acknowledgement or an error) comes back. A batch ready
+   with a free slot goes out at once, in its own request; batches ready while the cap is reached
+   wait and go out together in one request (up to ``max_request_size``) when the first answer
+   frees a slot, as Kafka's sender drains every ready batch for a node into one request.
+
+A request that fails, or has no answer after ``request_timeout`` (Kafka default 30 s), is retried
+with exponential backoff (``retry.backoff.ms`` 100 ms up to ``retry.backoff.max.ms`` 1 s, Kafka
+3.7, KIP-580) until ``delivery_timeout`` (Kafka default 120 s) from its first send runs out.
+Retries go straight to the agent the router picks after their backoff and do not take a slot
+(a simplification: Kafka re-queues them in front of the accumulator).
 """
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
-from sim.ledger import FAILED_TIMEOUT, NEVER_SENT, PENDING, PRODUCER_DIED, RequestColumns
+from sim.ledger import (
+    FAILED_BLOCKED,
+    FAILED_TIMEOUT,
+    NEVER_SENT,
+    PENDING,
+    PRODUCER_DIED,
+    RequestColumns,
+)
 from sim.model.component import Component
 
 CHUNK_S = 2.0  # seconds of requests generated (and registered) at a time
@@ -53,6 +80,18 @@ class Producer(Component):
         self.home_agent = None
         self.agent = None
         self.switch_at = np.inf
+        # the accumulator: batches drawn and not yet sent, in ready order; the first
+        # ``_entered`` of them have their bytes in the buffer (``_t`` then holds the time they
+        # got it), the rest have not tried yet
+        self._entered = 0
+        self._block_until = (
+            0.0  # a waiting send() holds up the later ones (first come first served)
+        )
+        self._held_parts: list[np.ndarray] = []  # batches holding buffer bytes, as last seen
+        self._held_bytes = 0  # their bytes (an upper bound of what the buffer holds)
+        self._open: list[int] = []  # wire requests sent on the connection, not known answered
+        self._cursor = 0.0  # the last send on the connection
+        self._seen = 0.0  # the last collection
 
     def add_rate_factor(self, t: float, f: float) -> None:
         """From time ``t`` on, send ``f`` times more (nested with other factors)."""
@@ -110,19 +149,208 @@ class Producer(Component):
             self._ids = np.concatenate([self._ids, ids])
 
     def take_until(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """The requests sent up to ``t`` not taken yet (none while this producer is down): ids, times."""
+        """The batches sent up to ``t`` not taken yet (none while this producer is down): ids and
+        send times. A batch is sent once it has buffer space and a free in-flight slot."""
         if self._gen_until < t:
             self._generate(t)
-        k = int(np.searchsorted(self._t, t, side="right"))
-        if k == 0:
-            return _NO_IDS, _NO_TIMES
-        times, ids = self._t[:k], self._ids[:k]
-        self._t, self._ids = self._t[k:], self._ids[k:]
         if self.history.changed:
+            self._skip_down(t)
+        self._enter_buffer(t)
+        ids, times = self._dispatch(t)
+        if len(ids) and self.history.changed:
             up = self.up_mask(times)
             if not up.all():
                 self.requests["status"][ids[~up]] = NEVER_SENT
+                self.requests.answered(ids[~up], times[~up])  # the slot was never taken
                 times, ids = times[up], ids[up]
+        return ids, times
+
+    def _skip_down(self, t: float) -> None:
+        """Batches that became ready while the producer was down were never sent; a producer that
+        was down since the last collection comes back as a new process, its buffer and
+        connection empty (what the old one held is failed or retried by the agents' answers)."""
+        if not self.up_throughout(self._seen, t):
+            self._held_parts = []
+            self._held_bytes = 0
+            self._open = []
+            self._block_until = 0.0
+        self._seen = t
+        e = self._entered
+        k = int(np.searchsorted(self._t[e:], t, side="right")) + e
+        if k == e:
+            return
+        up = self.up_mask(self._t[e:k])
+        if up.all():
+            return
+        self.requests["status"][self._ids[e:k][~up]] = NEVER_SENT
+        keep = np.ones(len(self._t), dtype=bool)
+        keep[e:k] = up
+        self._t, self._ids = self._t[keep], self._ids[keep]
+
+    def reconnect(self) -> None:
+        """The producer now sends to another agent: a new connection, with no request in flight."""
+        self._open = []
+
+    # -- the buffer ----------------------------------------------------------------------------
+    def _release_time(self, ids: np.ndarray) -> np.ndarray:
+        """When each batch gave its buffer bytes back (acknowledged or finally failed), as far as
+        the producer knows now; infinite while it is still held."""
+        req = self.requests
+        st = req["status"][ids]
+        done = (st != PENDING) & (st != NEVER_SENT)
+        return np.where(done, req["end_s"][ids], np.inf)
+
+    def _enter_buffer(self, t: float) -> None:
+        """Batches ready by ``t`` take their bytes in the buffer, wait for space, or fail."""
+        e = self._entered
+        k = int(np.searchsorted(self._t[e:], t, side="right")) + e
+        if k == e:
+            return
+        nbytes = self.requests["bytes"]
+        new_ids = self._ids[e:k]
+        new_bytes = int(nbytes[new_ids].sum())
+        cap = self.cfg.buffer_memory
+        first = float(self._t[e])
+        if self._held_bytes + new_bytes > cap and self._held_parts:
+            # forget what was freed before the first new batch was ready
+            held = self._held_array()
+            held = held[self._release_time(held) > first]
+            self._held_parts = [held]
+            self._held_bytes = int(nbytes[held].sum())
+        if self._held_bytes + new_bytes <= cap and self._block_until <= first:
+            # fast path: even if nothing held were freed, everything fits
+            self._held_parts.append(new_ids)
+            self._held_bytes += new_bytes
+            self._entered = k
+            return
+        self._enter_slowly(k, t)
+        self._held_bytes = int(nbytes[self._held_parts[0]].sum())
+
+    def _held_array(self) -> np.ndarray:
+        """The batches holding buffer bytes (as last seen), as one array."""
+        parts = self._held_parts
+        if not parts:
+            return _NO_IDS
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _enter_slowly(self, k: int, t: float) -> None:
+        """The buffer may be full: each batch in turn, first come first served."""
+        req = self.requests
+        nbytes = req["bytes"]
+        cap = self.cfg.buffer_memory
+        max_block = self.cfg.max_block
+        held = self._held_array()
+        rel = self._release_time(held)
+        i = self._entered
+        failed = []
+        while i < k:
+            r = max(float(self._t[i]), self._block_until)
+            b = int(nbytes[self._ids[i]])
+            live = rel > r
+            held, rel = held[live], rel[live]
+            level = int(nbytes[held].sum())
+            if level + b <= cap:
+                u = r
+            else:  # wait for the earliest releases that make room
+                order = np.argsort(rel, kind="stable")
+                freed = np.cumsum(nbytes[held[order]])
+                j = int(np.searchsorted(freed, level + b - cap, side="left"))
+                u = float(rel[order][j]) if j < len(order) else np.inf
+            ready = float(self._t[i])
+            if u <= t and u - ready <= max_block:
+                idx = self._ids[i]
+                req["blocked_s"][idx] = u - ready
+                self._t[i] = u
+                self._block_until = u if u > ready else self._block_until
+                held = np.append(held, idx)
+                rel = np.append(rel, np.inf)
+                i += 1
+            elif ready + max_block <= t:  # no room within max.block: send() fails the records
+                idx = self._ids[i]
+                req["status"][idx] = FAILED_BLOCKED
+                req["blocked_s"][idx] = max_block
+                req["end_s"][idx] = ready + max_block
+                req["dispatch_s"][idx] = np.nan
+                self._block_until = ready + max_block
+                failed.append(i)
+                i += 1
+            else:
+                break  # still waiting at t: decided at a later collection
+        self._held_parts = [held]
+        if failed:
+            drop = np.array(failed, dtype=np.int64)
+            keep = np.ones(len(self._t), dtype=bool)
+            keep[drop] = False
+            self._t, self._ids = self._t[keep], self._ids[keep]
+            i -= len(failed)
+        self._entered = i
+
+    # -- the connection ------------------------------------------------------------------------
+    def _dispatch(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Send the batches in the buffer that the in-flight cap lets out by ``t`` (always a
+        prefix of the queue; a short Python loop over its few batches, cheaper than numpy here)."""
+        k = self._entered
+        if k == 0:
+            return _NO_IDS, _NO_TIMES
+        req = self.requests
+        cap = self.cfg.max_in_flight
+        answer = req.wire_answer_s
+        open_ = self._open
+        if len(open_) >= cap and min(answer[w] for w in open_) > t:
+            return _NO_IDS, _NO_TIMES  # the cap is reached and no answer comes by t
+        req.reserve_wires(k)
+        answer = req.wire_answer_s
+        next_wire = req.n_wire
+        tl = self._t[:k].tolist()
+        cur = self._cursor
+        out_t: list[float] = []
+        out_w: list[int] = []
+        pos = 0
+        while pos < k:
+            te = tl[pos] if tl[pos] > cur else cur
+            if open_:
+                open_ = [w for w in open_ if answer[w] > te]
+            free = cap - len(open_)
+            if free <= 0:  # wait for the first answer
+                nxt = float(min(answer[w] for w in open_))
+                if nxt > t:
+                    break
+                cur = nxt
+                continue
+            j = bisect.bisect_right(tl, te, pos, k)
+            if j <= pos + 1:
+                # nothing else waiting: the next ``free`` batches go out one each when ready
+                j = min(k, pos + free)
+                for i in range(pos, j):
+                    ti = tl[i] if tl[i] > cur else cur
+                    out_t.append(ti)
+                    out_w.append(next_wire)
+                    open_.append(next_wire)
+                    next_wire += 1
+                cur = out_t[-1]
+            else:
+                # batches waited for the slot: all ready ones go in one request, up to the size
+                if j - pos > 1:
+                    b = req["bytes"][self._ids[pos:j]]
+                    cum = np.cumsum(b)
+                    j = pos + max(1, int(np.searchsorted(cum, self.cfg.max_request_size, "right")))
+                out_t.extend([te] * (j - pos))
+                out_w.extend([next_wire] * (j - pos))
+                open_.append(next_wire)
+                next_wire += 1
+                cur = te
+            pos = j
+        self._open = open_
+        self._cursor = cur
+        if pos == 0:
+            return _NO_IDS, _NO_TIMES
+        req.n_wire = next_wire
+        ids = self._ids[:pos]
+        times = np.array(out_t)
+        self._t, self._ids = self._t[pos:], self._ids[pos:]
+        self._entered -= pos
+        req["wire"][ids] = out_w
+        req["dispatch_s"][ids] = times
         return ids, times
 
     def byte_rate(self) -> float:
@@ -175,6 +403,7 @@ class RetryRouter:
         if len(ids) == 0:
             return
         req = self.ledger.requests
+        req.answered(ids, t_err)  # an error answer frees the in-flight slot
         keep = req["status"][ids] == PENDING
         ids, t_err = ids[keep], t_err[keep]
         if len(ids) == 0:

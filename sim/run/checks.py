@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.ledger import ACKED, PUT_NOT_SENT, PUT_OK, PUT_PREDICTED, PUT_REPLICA
+from sim.ledger import ACKED, FAILED_BLOCKED, PUT_NOT_SENT, PUT_OK, PUT_PREDICTED, PUT_REPLICA
 
 INF = np.inf
 
@@ -213,41 +213,34 @@ def duplicates(
     return twice, twice[:0]
 
 
-def blocked_time(
-    requests: pd.DataFrame, n_producers: int, buffer_bytes: int, max_block: float, end: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per producer: seconds its buffer was full (Kafka ``buffer.memory``: bytes sent and not
-    yet acknowledged or failed), when ``send()`` blocks the application; and how many of those
-    full stretches lasted longer than ``max_block`` (Kafka ``max.block.ms``: the blocked send
-    fails). Measured after the run from the request table: the model does not hold the
-    producer's later sends back while it is full (see docs/model.md)."""
+def blocked_time(requests: pd.DataFrame, n_producers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per producer: seconds its application was blocked in ``send()`` on a full buffer (Kafka
+    ``buffer.memory``), the union of its batches' waits for buffer space; and how many batches
+    waited ``max_block`` in vain and failed their records (Kafka ``max.block.ms``). The model
+    holds the batches back (``sim.model.producers``); this reads what it recorded."""
     blocked = np.zeros(n_producers)
     timeouts = np.zeros(n_producers, dtype=np.int64)
     if requests.empty:
         return blocked, timeouts
-    prod = requests["producer"].to_numpy()
-    send = requests["send_s"].to_numpy()
-    stop = np.nan_to_num(requests["end_s"].to_numpy(), nan=end)
-    stop = np.minimum(np.maximum(stop, send), end)
-    nbytes = requests["bytes"].to_numpy().astype(np.float64)
-    for p in range(n_producers):
-        m = prod == p
-        if not m.any():
-            continue
-        t = np.concatenate([send[m], stop[m]])
-        d = np.concatenate([nbytes[m], -nbytes[m]])
-        order = np.lexsort((-d, t))  # at equal times, bytes in before bytes out
-        t, level = t[order], np.cumsum(d[order])
-        full = level >= buffer_bytes
-        if not full.any():
-            continue
-        dt = np.diff(np.append(t, end))
-        blocked[p] = float(dt[full].sum())
-        # lengths of the full stretches
-        edges = np.diff(np.concatenate([[0], full.astype(np.int8), [0]]))
-        starts, ends = np.where(edges == 1)[0], np.where(edges == -1)[0]
-        span_end = np.append(t, end)
-        timeouts[p] = int(np.sum(span_end[ends] - t[starts] > max_block))
+    wait = requests["blocked_s"].to_numpy()
+    m = wait > 0
+    if not m.any():
+        return blocked, timeouts
+    prod = requests["producer"].to_numpy()[m]
+    start = requests["send_s"].to_numpy()[m]
+    stop = start + wait[m]
+    failed = requests["status"].to_numpy()[m] == FAILED_BLOCKED
+    np.add.at(timeouts, prod[failed], 1)
+    for p in np.unique(prod):
+        sel = prod == p
+        order = np.argsort(start[sel], kind="stable")
+        a, b = start[sel][order], stop[sel][order]
+        reach = np.maximum.accumulate(b)
+        new = np.ones(len(a), dtype=bool)
+        new[1:] = a[1:] > reach[:-1]
+        starts = a[new]
+        ends = np.append(reach[np.where(new)[0][1:] - 1], reach[-1])
+        blocked[p] = float((ends - starts).sum())
     return blocked, timeouts
 
 

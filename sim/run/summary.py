@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from sim.ledger import ACKED, FAILED_TIMEOUT, PENDING, PRODUCER_DIED
+from sim.ledger import ACKED, FAILED_BLOCKED, FAILED_TIMEOUT, PENDING, PRODUCER_DIED
 from sim.model import consumers
 from sim.run import checks
 
@@ -81,9 +81,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
         attempts, readable, len(n_records_by_id),
         sc.workload.idempotence and world.table.recognises_sequences,
     )  # fmt: skip
-    blocked, block_timeouts = checks.blocked_time(
-        requests, len(world.producers), sc.workload.buffer_memory, sc.workload.max_block, end
-    )
+    blocked, block_timeouts = checks.blocked_time(requests, len(world.producers))
     windows = checks.unavailability_windows(requests, sc.run.unavailability_threshold, end)
 
     st = requests["status"].to_numpy()
@@ -139,13 +137,16 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
         "records": {
             "sent": int(nrec.sum()),
             "acked": int(nrec[st == ACKED].sum()),
-            "failed": int(nrec[(st == FAILED_TIMEOUT) | (st == PRODUCER_DIED)].sum()),
+            "failed": int(
+                nrec[(st == FAILED_TIMEOUT) | (st == PRODUCER_DIED) | (st == FAILED_BLOCKED)].sum()
+            ),
             "lost_acked": lost_records,
             "duplicated": dup_records,
             "deduplicated": dedup_records,
             "in_flight_at_end": int(nrec[st == PENDING].sum()),
             "failed_delivery_timeout": int(nrec[st == FAILED_TIMEOUT].sum()),
             "lost_with_producer": int(nrec[st == PRODUCER_DIED].sum()),
+            "failed_max_block": int(nrec[st == FAILED_BLOCKED].sum()),
         },
         "rpo": {
             "lost_acked_records": lost_records,

@@ -577,16 +577,32 @@ class WorkloadConfig(_Model):
         "committed again, so retries never duplicate. false: a retry of a request whose first "
         "attempt did commit appears twice in the log.",
     )
+    max_in_flight: int = Field(
+        5,
+        ge=1,
+        description="Kafka max.in.flight.requests.per.connection (default 5: Kafka producer "
+        "configs; at most 5 with idempotence): produce requests a producer has sent to its "
+        "agent and not yet had answered. Batches ready while the cap is reached wait in the "
+        "producer and go out together in the next request.",
+    )
+    max_request_size: Size = Field(
+        1024 * 1024,
+        ge=1,
+        le=2**63 - 1,
+        description="Kafka max.request.size (default 1048576: Kafka producer configs): waiting "
+        "batches that go out together fill a request up to this size (at least one batch).",
+    )
     buffer_memory: Size = Field(
         32 * 1024 * 1024,
         description="Kafka buffer.memory (default 33554432: Kafka producer configs): bytes a "
-        "producer holds until they are acknowledged or fail; when full, send() blocks the "
-        "application (measured per producer as producers.blocked_s in the summary).",
+        "producer holds until they are acknowledged or finally fail; a batch that finds it "
+        "full waits for space (send() blocks; producers.blocked_s in the summary).",
     )
     max_block: Duration = Field(
         60.0,
         description="Kafka max.block.ms (default 60000: Kafka producer configs): a send() "
-        "blocked this long on a full buffer fails (reported as producers.block_timeouts).",
+        "blocked this long on a full buffer fails its records (records.failed_max_block, "
+        "producers.block_timeouts).",
     )
     consumer_regions: Regions | None = Field(
         None,
@@ -617,6 +633,17 @@ class WorkloadConfig(_Model):
     def _check(self) -> WorkloadConfig:
         """Kafka's own rule (ProducerConfig refuses anything else): a record may fail only after
         its batch had its linger and one full request timeout, or it is failed before it is sent."""
+        if self.idempotence and self.max_in_flight > 5:
+            _fail(
+                "workload",
+                [
+                    (
+                        ("max_in_flight",),
+                        "must be at most 5 with idempotence on, as Kafka requires",
+                        self.max_in_flight,
+                    )
+                ],
+            )
         if self.delivery_timeout < self.linger + self.request_timeout:
             _fail(
                 "workload",
