@@ -95,3 +95,8 @@ def test_designs_compared(kernel, monkeypatch):
 def test_choosing_a_region_set(kernel, monkeypatch):
     """05-choosing-a-region-set runs in short mode and draws its figures and conclusions."""
     execute("05-choosing-a-region-set.ipynb", kernel, monkeypatch)
+
+
+def test_availability(kernel, monkeypatch):
+    """06-availability runs in short mode: the study, its plots and conclusions."""
+    execute("06-availability.ipynb", kernel, monkeypatch)

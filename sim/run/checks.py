@@ -244,14 +244,40 @@ def blocked_time(requests: pd.DataFrame, n_producers: int) -> tuple[np.ndarray, 
     return blocked, timeouts
 
 
-def unavailability_windows(
-    requests: pd.DataFrame, threshold: float, t_end: float
-) -> list[list[float]]:
-    """Intervals of at least ``threshold`` in which requests were outstanding and none was acked."""
-    if requests.empty:
+def clients_down(down: list[list[tuple[float, float]]]) -> list[tuple[float, float]]:
+    """Intervals in which every client (producer) was down, from each one's down intervals: no
+    acknowledgement is possible then, whatever the service does (a region outage that takes the
+    only region's clients down with it). Empty when any client has no down interval."""
+    if not down or any(not d for d in down):
         return []
-    send = requests["send_s"].to_numpy()
-    end = requests["end_s"].to_numpy()
+    out = [tuple(iv) for iv in down[0]]
+    for d in down[1:]:
+        nxt = []
+        for a, b in out:
+            for c, e in d:
+                lo, hi = max(a, c), min(b, e)
+                if hi > lo:
+                    nxt.append((lo, hi))
+        out = nxt
+        if not out:
+            break
+    return out
+
+
+def unavailability_windows(
+    requests: pd.DataFrame,
+    threshold: float,
+    t_end: float,
+    clients_down: list[tuple[float, float]] = (),
+) -> list[list[float]]:
+    """Intervals of at least ``threshold`` in which requests were outstanding, or no client was up
+    to send any (``clients_down``, measured from the clients' side: a request would fail), and none
+    was acked."""
+    extra = np.array(clients_down, dtype=np.float64).reshape(-1, 2)
+    if requests.empty and not len(extra):
+        return []
+    send = np.concatenate([requests["send_s"].to_numpy(dtype=np.float64), extra[:, 0]])
+    end = np.concatenate([requests["end_s"].to_numpy(dtype=np.float64), extra[:, 1]])
     end = np.where(np.isfinite(end), end, t_end)
     acks = np.sort(requests["ack_s"].dropna().to_numpy())
     order = np.argsort(send, kind="stable")

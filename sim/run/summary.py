@@ -82,7 +82,10 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
         sc.workload.idempotence and world.table.recognises_sequences,
     )  # fmt: skip
     blocked, block_timeouts = checks.blocked_time(requests, len(world.producers))
-    windows = checks.unavailability_windows(requests, sc.run.unavailability_threshold, end)
+    all_down = checks.clients_down([p.down_intervals(end) for p in world.producers])
+    windows = checks.unavailability_windows(
+        requests, sc.run.unavailability_threshold, end, all_down
+    )
 
     st = requests["status"].to_numpy()
     nrec = requests["n_records"].to_numpy()

@@ -1,0 +1,125 @@
+"""Overlapping incidents simulated together: the `JointHook` that runs a group's joint window.
+
+A group of time-overlapping joint incidents (two regions down at once, a table outage during a
+region outage, ...) is turned into one incident window with all the group's faults: the first
+starts after the warm-up, the others at their offsets from it (rounded to QUANTUM_S, so near-equal
+groups share a run), each one simulated for at most CAP_S past the last start; the window opens at
+most CAP_S before the last start (an earlier incident enters it under way, and its part before the
+window counts pro rata from its own simulated outcome, its lost records in full). The joint run's
+downtime, failed and lost records are the group's outcome; a run still unavailable when its last
+fault heals stays down, as in `outcomes.extend`, until the group's true end.
+
+Groups come from the composer one at a time, but runs go to the sweep engine in batches, so a study
+composes twice: `collecting` first records the groups' scenarios (and returns the summed outcomes,
+discarded), `run_pending` runs them on the engine (cached in Parquet by design and run key), and
+the second pass looks the outcomes up. Both passes see the same groups (same seeds).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from sim import __version__
+from sim.ensemble.engine import Engine, Task
+from sim.ensemble.sweep import run_row
+from sim.ensemble.sweepfile import run_key
+
+from .compose import Design, Incident, Outcome
+from .outcomes import CAP_S, RECOVERY_S, WARMUP_S, _faults, extend, light, offered_rate
+
+QUANTUM_S = 30.0
+JOINT_SEED = 7  # one seed for every joint window: the key is the scenario
+
+
+def joint_scenario(base: dict, group: Sequence[Incident]) -> tuple[dict, float, float, list]:
+    """(scenario, simulated end of the last fault, true end of the group, the parts of incidents
+    before the window as (incident, seconds)). The window opens at most CAP_S before the last
+    incident starts: an earlier incident enters it already under way."""
+    sc = copy.deepcopy(base)
+    regions = list(sc["topology"]["regions"])
+    t_last = max(i.start_s for i in group)
+    w0 = max(min(i.start_s for i in group), t_last - CAP_S)
+    horizon = (t_last - w0) + CAP_S
+    faults, sim_end, before = [], WARMUP_S, []
+    for i in sorted(group, key=lambda i: (i.start_s, i.cls, i.region)):
+        pre = max(0.0, w0 - i.start_s)
+        if pre > 0:
+            before.append((i, pre))
+        off = round(max(0.0, i.start_s - w0) / QUANTUM_S) * QUANTUM_S
+        left = i.duration_s - pre
+        d = max(QUANTUM_S, round(min(left, horizon - off) / QUANTUM_S) * QUANTUM_S)
+        faults += _faults(i.cls, regions, WARMUP_S + off, d, max(i.region, 0))
+        sim_end = max(sim_end, WARMUP_S + off + d)
+    sc["faults"] = faults
+    sc.setdefault("run", {})["duration"] = sim_end + RECOVERY_S
+    sc["run"]["warmup"] = WARMUP_S / 2
+    true_end = max(i.end_s for i in group) - w0 + WARMUP_S
+    return sc, sim_end, true_end, before
+
+
+class SimulatedJoint:
+    """A JointHook backed by joint simulator runs (module doc)."""
+
+    def __init__(self, bases: dict[str, dict], engine: Engine, cache: Path | None = None):
+        self.bases = bases  # design name -> resolved scenario (reference workload)
+        self.engine = engine
+        self.cache = cache
+        self.collecting = True
+        self.pending: dict[str, Task] = {}
+        self.rows: dict[str, dict] = {}
+        if cache is not None and cache.exists():
+            for r in pd.read_parquet(cache).to_dict("records"):
+                self.rows[r["run_key"]] = r
+        self.runs = 0
+
+    def _prepare(self, design: Design, group: Sequence[Incident]):
+        base = self.bases[design.name]
+        lite = light(base)
+        sc, sim_end, true_end, before = joint_scenario(lite, group)
+        key = run_key(sc, JOINT_SEED, __version__)
+        return sc, sim_end, true_end, before, key, offered_rate(base) / offered_rate(lite)
+
+    def __call__(self, design: Design, group: Sequence[Incident]) -> Outcome:
+        sc, sim_end, true_end, before, key, scale = self._prepare(design, group)
+        if self.collecting:
+            if key not in self.rows and key not in self.pending:
+                self.pending[key] = Task(f"joint-{key}", run_row, (sc, JOINT_SEED))
+            return Outcome()
+        row = self.rows[key]
+        o = extend(row, sim_end - WARMUP_S, true_end - WARMUP_S, sim_end, scale)
+        out = [o["downtime_s"], o["failed_records"], o["lost_acked"], o["sla_error_s"]]
+        for i, pre in before:  # the part before the window: the incident's own outcome, pro rata
+            f = pre / i.duration_s if i.duration_s > 0 else 0.0
+            out[0] += f * i.outcome.downtime_s
+            out[1] += f * i.outcome.failed_records
+            out[2] += i.outcome.lost_acked
+            out[3] += f * i.outcome.sla_error_s
+        return Outcome(*out)
+
+    def run_pending(self, progress=None) -> None:
+        tasks = list(self.pending.values())
+        keep = ("unavailability.total_s", "unavailability.windows", "records.failed",
+                "records.lost_acked", "records.sent", "sim_duration_s")  # fmt: skip
+        for n, (task, res, err) in enumerate(self.engine.run(tasks), 1):
+            if err or res is None or res.get("status") != "ok":
+                raise RuntimeError(f"joint run {task.key} failed:\n{err or res.get('error')}")
+            row = {k: res[k] for k in keep}
+            if not isinstance(row["unavailability.windows"], str):
+                import json
+
+                row["unavailability.windows"] = json.dumps(row["unavailability.windows"])
+            row["run_key"] = task.key[len("joint-") :]
+            self.rows[row["run_key"]] = row
+            if progress:
+                progress(f"joint windows {n}/{len(tasks)}")
+        self.runs += len(tasks)
+        self.pending = {}
+        self.collecting = False
+        if self.cache is not None and tasks:
+            tmp = self.cache.with_suffix(".parquet.tmp")
+            pd.DataFrame(list(self.rows.values())).to_parquet(tmp, index=False)
+            tmp.replace(self.cache)
