@@ -108,8 +108,10 @@ def check_all(sc, requests, files, batches, receipts, lost_records: int, dup_rec
     if leader is not None and len(leader) and len(b):
         lt = leader.sort_values("t_s", kind="stable")
         taken = lt.groupby("epoch")["t_s"].min()  # when each epoch's lease was first taken
-        newer = np.array([taken[taken.index > e].min() if (taken.index > e).any() else INF
-                          for e in b["epoch"].to_numpy()])  # fmt: skip
+        # the earliest take of any newer epoch: a suffix minimum over the sorted epochs
+        ep = taken.index.to_numpy()
+        suffix = np.append(np.minimum.accumulate(taken.to_numpy()[::-1])[::-1], INF)
+        newer = suffix[np.searchsorted(ep, b["epoch"].to_numpy(), side="right")]
         deposed = int((b["applied_s"].to_numpy() > newer).sum())
     out["one-committer-per-epoch"] = _result(
         "one-committer-per-epoch", not bad and deposed == 0, allowed,
