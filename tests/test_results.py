@@ -99,3 +99,20 @@ def test_report_rerenders_plots_from_files(scenario, tmp_path):
         p.unlink()
     assert cli.main(["report", str(run_dir)]) == 0
     assert sorted(p.name for p in (run_dir / "plots").iterdir()) == before
+
+
+def test_plots_read_two_tables_but_refuse_a_folder_missing_one(scenario, tmp_path):
+    """The plots load only the request and receipt tables (memory), yet a run folder missing
+    another table is still refused by name; load_run(tables=...) reads only those asked for."""
+    from sim.report.plots import render_all
+    from sim.report.results import RunFolderError
+
+    out = tmp_path / "res"
+    cli.main(["run", str(scenario), "--out", str(out), "--quiet", "--no-plots"])
+    (run_dir,) = _runs(out)
+    part = load_run(run_dir, tables=("requests", "receipts"))
+    assert "requests" in part and "receipts" in part
+    assert not {"attempts", "files", "batches"} & set(part)
+    (run_dir / "attempts.parquet").unlink()
+    with pytest.raises(RunFolderError, match="attempts.parquet: missing"):
+        render_all(run_dir)

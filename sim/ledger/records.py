@@ -167,6 +167,10 @@ class AttemptColumns:
         c["file_id"][start:end] = file_id
         self.n = end
 
+    def release(self) -> None:
+        """Drop the columns once the run's tables are built (the ledger is done)."""
+        self.cols = {}
+
 
 class FileColumns:
     """Flushed files: one row per file id, written in place as the file goes through its stages."""
@@ -239,6 +243,11 @@ class FileColumns:
             self.reasons.append(reason)
         self.a["status"][fid] = status
         self.a["reason"][fid] = code
+
+    def release(self) -> None:
+        """Drop the columns once the run's tables are built (the ledger is done)."""
+        self.a = {}
+        self.puts = self.puts[:0]
 
     def frame(self, regions: list[str], bucket_regions: list[str]) -> pd.DataFrame:
         """The files as a DataFrame (regions and reasons as categoricals)."""

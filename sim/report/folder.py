@@ -70,9 +70,11 @@ def _table(path: Path, read) -> pd.DataFrame:
         raise RunFolderError(f"{path}: damaged table ({_why(e)})") from None
 
 
-def load_run(folder: str | Path) -> dict:
+def load_run(folder: str | Path, tables: tuple[str, ...] = TABLES) -> dict:
     """Read a run folder back: summary, scenario text, tables and timelines. A missing or
-    damaged file raises RunFolderError naming it (never an empty table in its place)."""
+    damaged file raises RunFolderError naming it (never an empty table in its place).
+    ``tables``: the Parquet tables to read (the others are only checked to exist), so a reader
+    that needs two tables does not hold all of them in memory."""
     folder = Path(folder)
     out: dict = {"summary": _json(folder / "summary.json")}
     if not isinstance(out["summary"], dict):
@@ -82,7 +84,10 @@ def load_run(folder: str | Path) -> dict:
     except (OSError, UnicodeDecodeError) as e:
         raise RunFolderError(f"{folder / 'scenario.yaml'}: cannot read ({_why(e)})") from None
     for name in TABLES:
-        out[name] = _table(folder / f"{name}.parquet", pd.read_parquet)
+        if name in tables:
+            out[name] = _table(folder / f"{name}.parquet", pd.read_parquet)
+        elif not (folder / f"{name}.parquet").is_file():
+            raise RunFolderError(f"{folder / f'{name}.parquet'}: missing")
     out["leader"] = _table(folder / "leader.csv", pd.read_csv)
     out["faults"] = _json(folder / "faults.json")
     out["topology"] = _json(folder / "topology.json")

@@ -279,7 +279,8 @@ def unavailability_windows(
     send = np.concatenate([requests["send_s"].to_numpy(dtype=np.float64), extra[:, 0]])
     end = np.concatenate([requests["end_s"].to_numpy(dtype=np.float64), extra[:, 1]])
     end = np.where(np.isfinite(end), end, t_end)
-    acks = np.sort(requests["ack_s"].dropna().to_numpy())
+    acks = requests["ack_s"].to_numpy()
+    acks = np.sort(acks[~np.isnan(acks)])
     order = np.argsort(send, kind="stable")
     s, e = send[order], end[order]
     # union of the outstanding intervals: a new segment starts where a send comes after every

@@ -34,6 +34,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
     led = world.ledger
     end = sc.run.duration
     files = led.files_frame()
+    led.files.release()  # the frames hold the rows now: the ledger's copies go (peak memory)
     n_files = led.n_files
     file_ack_s = np.full(n_files + 1, np.nan)
     file_leader = np.full(n_files + 1, -1, dtype=np.int16)
@@ -48,6 +49,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
         requests["region_idx"].to_numpy(), categories=list(world.regions)
     )
     attempts = led.attempts_frame()
+    led.attempts.release()
     batches = led.batches_frame()
     leader = led.leader_frame()
     events = pd.DataFrame(led.events, columns=["t_s", "kind", "text"])

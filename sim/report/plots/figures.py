@@ -53,7 +53,7 @@ class _Run:
     """What the plots need from a run folder, loaded once."""
 
     def __init__(self, folder: Path):
-        d = load_run(folder)
+        d = load_run(folder, tables=("requests", "receipts"))  # all the plots read
         self.d = d
         s = d["summary"]
         self.summary = s
