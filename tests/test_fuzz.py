@@ -52,6 +52,9 @@ def test_real_design_passes_the_same_runs(tmp_path):
     rep = campaign(max(w for w, _ in CAUGHT.values()), 1, out=tmp_path, determinism_share=0,
                    log=lambda s: None)  # fmt: skip
     assert rep["runs"] == 21 and rep["violations"] == [] and rep["errors"] == 0
+    # the situation non-idempotent-commit needs was reached: a batch committed whose
+    # acknowledgement was lost, retried by its producer (the real design drops the retry)
+    assert rep["preconditions"]["retry of a committed batch"] >= 1
     assert not list(tmp_path.iterdir())
 
 
@@ -64,14 +67,6 @@ def test_generated_schedules_are_valid_and_varied():
         survivable = generate(s)["faults"]
         assert sum(f.get("data") == "destroyed" for f in survivable) <= 1
     assert len(kinds) >= 18
-
-
-def test_lost_ack_schedules_reach_retries_of_committed_batches(tmp_path):
-    """The situation non-idempotent-commit needs: a batch committed whose acknowledgement was
-    lost, retried by its producer (the real design drops the retry: nothing duplicated)."""
-    rep = campaign(2, 1, out=tmp_path, determinism_share=0, log=lambda s: None)
-    assert rep["preconditions"]["retry of a committed batch"] >= 1
-    assert rep["violations"] == []
 
 
 def test_targeted_aims_at_the_holders_of_an_acknowledged_record():
