@@ -25,6 +25,10 @@ def _incidents(path: Path, rate_cell: str = "1.0") -> Path:
     return path
 
 
+def _refuse(name):
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
 def _sim(*args):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
@@ -41,7 +45,7 @@ def test_availability_cli_writes_the_report_and_reuses_its_outcomes(tmp_path):
     p = _sim(*args)
     assert p.returncode == 0, p.stderr
     assert "single-region" in p.stdout and "nines" in p.stdout
-    doc = json.loads((out / "availability.json").read_text())
+    doc = json.loads((out / "availability.json").read_text(), parse_constant=_refuse)
     s = doc["designs"]["single-region"]
     for key in ("nines", "lost_acked_per_year"):
         assert set(s[key]) >= {"estimate", "ci95", "ci95_sim", "ci95_rates"}
@@ -74,3 +78,12 @@ def test_availability_cli_bad_input_exits_2_naming_the_problem(tmp_path):
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert f"{inc}: line 2: gamma_rate: expected a number >= 0, got 'abc'" in p.stderr
     assert not out.exists()
+
+
+def test_availability_json_is_strict_json_even_with_infinite_nines():
+    from sim.ensemble.availability.study import strict_json
+
+    doc = {"nines": {"estimate": float("inf"), "ci95": [3.2, float("inf")]}, "x": float("nan")}
+
+    back = json.loads(strict_json(doc), parse_constant=_refuse)
+    assert back == {"nines": {"estimate": "inf", "ci95": [3.2, "inf"]}, "x": "nan"}

@@ -98,8 +98,25 @@ def run_study(
     _atomic(out / "months.parquet", lambda p: months.to_parquet(p, index=False))
     doc = {"designs": result, "years": comps[next(iter(comps))].years, "seed": seed,
            "wall_time_s": round(wall, 3), "month_s": MONTH_S}  # fmt: skip
-    _atomic(out / "availability.json", lambda p: p.write_text(json.dumps(doc, indent=2) + "\n"))
+    _atomic(out / "availability.json", lambda p: p.write_text(strict_json(doc)))
     return doc
+
+
+def strict_json(doc) -> str:
+    """``doc`` as standard JSON: a value that is not finite (the nines of a design with no
+    downtime are infinite) is written as the string "inf", "-inf" or "nan", never as the
+    non-standard ``Infinity`` / ``NaN`` that strict parsers refuse."""
+
+    def fix(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        if isinstance(v, dict):
+            return {k: fix(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [fix(x) for x in v]
+        return v
+
+    return json.dumps(fix(doc), indent=2, allow_nan=False) + "\n"
 
 
 def _atomic(path: Path, write) -> None:
