@@ -477,9 +477,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
         print(f"--workers: expected 0 (this process) or more, got {a.workers}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    def progress(line: str) -> None:
-        if not a.quiet:
-            print(line, file=sys.stderr, flush=True)
+    progress = _progress(a.quiet)
 
     try:
         with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
@@ -593,9 +591,7 @@ def cmd_availability(a: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     seed = a.seed if a.seed is not None else 1
 
-    def progress(line: str) -> None:
-        if not a.quiet:
-            print(line, file=sys.stderr, flush=True)
+    progress = _progress(a.quiet)
 
     try:
         with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
@@ -619,6 +615,16 @@ def cmd_availability(a: argparse.Namespace) -> int:
 
 class _EngineError(Exception):
     """The engine could not start (no scheduler at the address, ...): one clean line."""
+
+
+def _progress(quiet: bool):
+    """A progress printer for long commands: lines on stderr, none with --quiet."""
+
+    def progress(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    return progress
 
 
 def _open_engine(workers: int | None, scheduler: str | None, quiet: bool = False):
