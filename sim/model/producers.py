@@ -176,7 +176,7 @@ class Producer(Component):
             self._block_until = 0.0
         self._seen = t
         e = self._entered
-        k = int(np.searchsorted(self._t[e:], t, side="right")) + e
+        k = int(self._t[e:].searchsorted(t, "right")) + e
         if k == e:
             return
         up = self.up_mask(self._t[e:k])
@@ -203,12 +203,12 @@ class Producer(Component):
     def _enter_buffer(self, t: float) -> None:
         """Batches ready by ``t`` take their bytes in the buffer, wait for space, or fail."""
         e = self._entered
-        k = int(np.searchsorted(self._t[e:], t, side="right")) + e
+        k = int(self._t[e:].searchsorted(t, "right")) + e
         if k == e:
             return
         nbytes = self.requests["bytes"]
         new_ids = self._ids[e:k]
-        new_bytes = int(nbytes[new_ids].sum())
+        new_bytes = sum(nbytes[new_ids].tolist())  # Python's sum: faster on a few values
         cap = self.cfg.buffer_memory
         first = float(self._t[e])
         if self._held_bytes + new_bytes > cap and self._held_parts:
@@ -288,31 +288,37 @@ class Producer(Component):
     # -- the connection ------------------------------------------------------------------------
     def _dispatch(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Send the batches in the buffer that the in-flight cap lets out by ``t`` (always a
-        prefix of the queue; a short Python loop over its few batches, cheaper than numpy here)."""
+        prefix of the queue; a short Python loop over its few batches, cheaper than numpy here:
+        the open wire requests' answer times are read once, as Python floats)."""
         k = self._entered
         if k == 0:
             return _NO_IDS, _NO_TIMES
         req = self.requests
         cap = self.cfg.max_in_flight
-        answer = req.wire_answer_s
-        open_ = self._open
-        if len(open_) >= cap and min(answer[w] for w in open_) > t:
-            return _NO_IDS, _NO_TIMES  # the cap is reached and no answer comes by t
+        open_w = self._open
+        if open_w:
+            open_a = req.wire_answer_s[open_w].tolist()
+            if len(open_w) >= cap and min(open_a) > t:
+                return _NO_IDS, _NO_TIMES  # the cap is reached and no answer comes by t
+        else:
+            open_a = []
         req.reserve_wires(k)
-        answer = req.wire_answer_s
         next_wire = req.n_wire
         tl = self._t[:k].tolist()
         cur = self._cursor
         out_t: list[float] = []
         out_w: list[int] = []
         pos = 0
+        inf = np.inf
         while pos < k:
             te = tl[pos] if tl[pos] > cur else cur
-            if open_:
-                open_ = [w for w in open_ if answer[w] > te]
-            free = cap - len(open_)
+            if open_a and min(open_a) <= te:  # answers heard by te free their slots
+                keep = [i for i, a in enumerate(open_a) if a > te]
+                open_w = [open_w[i] for i in keep]
+                open_a = [open_a[i] for i in keep]
+            free = cap - len(open_w)
             if free <= 0:  # wait for the first answer
-                nxt = float(min(answer[w] for w in open_))
+                nxt = min(open_a)
                 if nxt > t:
                     break
                 cur = nxt
@@ -325,7 +331,8 @@ class Producer(Component):
                     ti = tl[i] if tl[i] > cur else cur
                     out_t.append(ti)
                     out_w.append(next_wire)
-                    open_.append(next_wire)
+                    open_w.append(next_wire)
+                    open_a.append(inf)
                     next_wire += 1
                 cur = out_t[-1]
             else:
@@ -336,11 +343,12 @@ class Producer(Component):
                     j = pos + max(1, int(np.searchsorted(cum, self.cfg.max_request_size, "right")))
                 out_t.extend([te] * (j - pos))
                 out_w.extend([next_wire] * (j - pos))
-                open_.append(next_wire)
+                open_w.append(next_wire)
+                open_a.append(inf)
                 next_wire += 1
                 cur = te
             pos = j
-        self._open = open_
+        self._open = open_w
         self._cursor = cur
         if pos == 0:
             return _NO_IDS, _NO_TIMES
