@@ -295,13 +295,21 @@ class Producer(Component):
             return _NO_IDS, _NO_TIMES
         req = self.requests
         cap = self.cfg.max_in_flight
-        open_w = self._open
-        if open_w:
-            open_a = req.wire_answer_s[open_w].tolist()
-            if len(open_w) >= cap and min(open_a) > t:
+        # the open wire requests: those answered (at a known time) sorted by that time, and
+        # those not answered yet (``waiting``, never freed within this call)
+        ans_a: list[float] = []
+        ans_w: list[int] = []
+        waiting: list[int] = []
+        if self._open:
+            answers = req.wire_answer_s[self._open].tolist()
+            if len(answers) >= cap and min(answers) > t:
                 return _NO_IDS, _NO_TIMES  # the cap is reached and no answer comes by t
-        else:
-            open_a = []
+            for a, w in sorted(zip(answers, self._open, strict=True)):
+                if a == np.inf:
+                    waiting.append(w)
+                else:
+                    ans_a.append(a)
+                    ans_w.append(w)
         req.reserve_wires(k)
         next_wire = req.n_wire
         tl = self._t[:k].tolist()
@@ -309,21 +317,20 @@ class Producer(Component):
         out_t: list[float] = []
         out_w: list[int] = []
         pos = 0
-        inf = np.inf
+        bisect_right = bisect.bisect_right
         while pos < k:
             te = tl[pos] if tl[pos] > cur else cur
-            if open_a and min(open_a) <= te:  # answers heard by te free their slots
-                keep = [i for i, a in enumerate(open_a) if a > te]
-                open_w = [open_w[i] for i in keep]
-                open_a = [open_a[i] for i in keep]
-            free = cap - len(open_w)
+            if ans_a and ans_a[0] <= te:  # answers heard by te free their slots
+                i = bisect_right(ans_a, te)
+                del ans_a[:i], ans_w[:i]
+            free = cap - len(ans_a) - len(waiting)
             if free <= 0:  # wait for the first answer
-                nxt = min(open_a)
+                nxt = ans_a[0] if ans_a else np.inf
                 if nxt > t:
                     break
                 cur = nxt
                 continue
-            j = bisect.bisect_right(tl, te, pos, k)
+            j = bisect_right(tl, te, pos, k)
             if j <= pos + 1:
                 # nothing else waiting: the next ``free`` batches go out one each when ready
                 j = min(k, pos + free)
@@ -331,8 +338,7 @@ class Producer(Component):
                     ti = tl[i] if tl[i] > cur else cur
                     out_t.append(ti)
                     out_w.append(next_wire)
-                    open_w.append(next_wire)
-                    open_a.append(inf)
+                    waiting.append(next_wire)
                     next_wire += 1
                 cur = out_t[-1]
             else:
@@ -343,11 +349,11 @@ class Producer(Component):
                     j = pos + max(1, int(np.searchsorted(cum, self.cfg.max_request_size, "right")))
                 out_t.extend([te] * (j - pos))
                 out_w.extend([next_wire] * (j - pos))
-                open_w.append(next_wire)
-                open_a.append(inf)
+                waiting.append(next_wire)
                 next_wire += 1
                 cur = te
             pos = j
+        open_w = ans_w + waiting
         self._open = open_w
         self._cursor = cur
         if pos == 0:
