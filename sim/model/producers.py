@@ -334,12 +334,13 @@ class Producer(Component):
             if j <= pos + 1:
                 # nothing else waiting: the next ``free`` batches go out one each when ready
                 j = min(k, pos + free)
-                for i in range(pos, j):
-                    ti = tl[i] if tl[i] > cur else cur
-                    out_t.append(ti)
-                    out_w.append(next_wire)
-                    waiting.append(next_wire)
-                    next_wire += 1
+                m = bisect_right(tl, cur, pos, j)  # those ready before the cursor go at it
+                out_t.extend([cur] * (m - pos))
+                out_t.extend(tl[m:j])
+                wires = range(next_wire, next_wire + j - pos)
+                out_w.extend(wires)
+                waiting.extend(wires)
+                next_wire += j - pos
                 cur = out_t[-1]
             else:
                 # batches waited for the slot: all ready ones go in one request, up to the size
