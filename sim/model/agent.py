@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.core.events import drive
 from sim.ledger import ACKED, F_ACKED, F_FAILED, F_LOST_AGENT, PENDING, PRODUCER_DIED, Ledger
 from sim.model.commit import CommitRouter
 from sim.model.component import INF, Component
@@ -55,6 +56,9 @@ class Agent(Component):
         self.quorum = QuorumWriter(self, env, net, buckets, storage_cfg, block, ledger)
         self.commits = CommitRouter(self, env, cfg, net, cps)
         self.region_index = {r: i for i, r in enumerate(ledger.regions)}
+        self._region_idx = self.region_index[region]
+        self._asynchronous = storage_cfg.replication == "async"
+        self._half_zone = 0.5 * net.zone_rtt(zone, zone)  # agent to producer (same zone)
 
     def start(self) -> None:
         """Start the flush loop."""
@@ -142,6 +146,7 @@ class Agent(Component):
     def _flush_loop(self):
         """Process: flush the buffer every batch_timeout, or sooner when it would exceed max_file_size."""
         env, cfg = self.env, self.cfg
+        max_size = cfg.max_file_size
         yield env.timeout(cfg.batch_timeout * self.block.uniform())  # agents out of phase
         while True:
             rate = sum(p.byte_rate() for p in self.producers if p.agent is self)
@@ -158,34 +163,36 @@ class Agent(Component):
                 continue
             if len(ids) == 0:
                 continue
-            cum = np.cumsum(self.ledger.requests["bytes"][ids])
-            if cum[-1] <= cfg.max_file_size:
-                parts = [(ids, arrive, int(cum[-1]))]
+            nbytes = self.ledger.requests["bytes"][ids]
+            total = sum(nbytes.tolist())  # a Python sum: faster than numpy's on a few values
+            if total <= max_size:
+                parts = [(ids, arrive, total)]
             else:  # split at max_file_size
-                part = (cum - 1) // cfg.max_file_size
-                sizes = self.ledger.requests["bytes"]
+                part = (nbytes.cumsum() - 1) // max_size
                 parts = []
                 for k in np.unique(part):
                     sel = part == k
-                    parts.append((ids[sel], arrive[sel], int(sizes[ids[sel]].sum())))
+                    parts.append((ids[sel], arrive[sel], int(nbytes[sel].sum())))
             for f_ids, f_arrive, f_size in parts:
                 fid = self.ledger.new_file_id()
-                env.process(self._write_file(fid, f_ids, f_arrive, f_size))
+                first = min(f_arrive.tolist())
+                drive(self._write_file(fid, f_ids, f_arrive, f_size, first))
 
     # -- one file ------------------------------------------------------------------------------
-    def _write_file(self, fid: int, ids: np.ndarray, arrive: np.ndarray, size: int):
-        """Process: one file from flush to acknowledgement (or failure)."""
+    def _write_file(self, fid: int, ids: np.ndarray, arrive: np.ndarray, size: int, first: float):
+        """Process: one file from flush to acknowledgement (or failure); ``first`` is the
+        earliest of its requests' arrivals."""
         env, led = self.env, self.ledger
         files = led.files
         req = led.requests
         t0 = env.now
         n_records = size // self.router.cfg.record_size
         led.add_attempts(ids, arrive, fid)
-        deadline = float(arrive.min()) + self.bound
-        files.add(fid, self.idx, self.region_index[self.region], len(ids), n_records, size, t0)
+        deadline = first + self.bound
+        files.add(fid, self.idx, self._region_idx, len(ids), n_records, size, t0)
         # the commit's first hop, to the control plane believed to lead (chosen at flush)
         target, hop = self.commits.first_hop(t0)
-        asynchronous = self.scfg.replication == "async"
+        asynchronous = self._asynchronous
         only = self.quorum.home_bucket if asynchronous else None
         q, puts = yield from self.quorum.write(t0, size, deadline, only, hop)
         if puts is None:  # the agent died
@@ -199,13 +206,15 @@ class Agent(Component):
             files.fail(fid, F_FAILED, "no PUT quorum")
             self.router.retry(ids, np.full(len(ids), env.now + 0.001))
             return
-        files.set(fid, "quorum_s", q)
-        files.set(fid, "commit_start_s", env.now)
-        arrived = (target, q) if hop > 0 and env.now >= q + hop - 1e-9 else None
+        now = env.now
+        fa = files.a
+        fa["quorum_s"][fid] = q
+        fa["commit_start_s"][fid] = now
+        arrived = (target, q) if hop > 0 and now >= q + hop - 1e-9 else None
         if self.mutant == "ack-before-commit":
             # acknowledged at the quorum, before the commit (which goes on in the background)
             env.process(self.commits.commit(fid, n_records, deadline, arrived))
-            t_ack = q + 0.5 * self.net.zone_rtt(self.zone, self.zone)
+            t_ack = q + self._half_zone
             files.set(fid, "status", F_ACKED)
             files.set(fid, "ack_s", t_ack)
             ids = ids[req["status"][ids] == PENDING]
@@ -213,42 +222,44 @@ class Agent(Component):
             req["ack_file"][ids] = fid
             return
         res, tries = yield from self.commits.commit(fid, n_records, deadline, arrived)
-        files.set(fid, "commit_tries", tries)
+        now = env.now
+        fa = files.a  # (the columns grow while the file is in flight)
+        fa["commit_tries"][fid] = tries
         if res is not None and res.applied:
-            files.set(fid, "batch_id", res.batch_id)
-            files.set(fid, "commit_region", self.region_index.get(res.hint, -1))
-            files.set(fid, "epoch", res.epoch)
-            files.set(fid, "committed_s", env.now)
-        if not self.is_up or not self.up_throughout(t0, env.now):
+            fa["batch_id"][fid] = res.batch_id
+            fa["commit_region"][fid] = self.region_index.get(res.hint, -1)
+            fa["epoch"][fid] = res.epoch
+            fa["committed_s"][fid] = now
+        if not self.is_up or not self.up_throughout(t0, now):
             files.fail(fid, F_LOST_AGENT, "agent died during commit")
             self._abandon(ids, arrive)
             return
-        now = env.now
         if res is None or res.outcome != "ok" or now > deadline:
             reason = "commit timed out" if res is None else f"commit {res.outcome}"
             if res is not None and res.outcome == "ok":
                 reason = "committed after the agent's bound"
             files.fail(fid, F_FAILED, reason)
             # the agent answers with an error (at its bound at the latest); the producer retries
-            t_err = max(now, deadline) + 0.5 * self.net.zone_rtt(self.zone, self.zone)
+            t_err = max(now, deadline) + self._half_zone
             self.router.retry(ids, np.full(len(ids), t_err))
             return
-        t_ack = now + 0.5 * self.net.zone_rtt(self.zone, self.zone)
-        files.set(fid, "status", F_ACKED)
-        files.set(fid, "ack_s", t_ack)
+        t_ack = now + self._half_zone
+        fa["status"][fid] = F_ACKED
+        fa["ack_s"][fid] = t_ack
         req.answered(ids, t_ack)  # frees the producers' in-flight slots and buffer bytes
-        req["end_s"][ids] = t_ack
+        cols = req.cols
+        cols["end_s"][ids] = t_ack
         if self.router.clients_disturbed:
-            ids = ids[req["status"][ids] == PENDING]
-            prods = req["producer"][ids]
+            ids = ids[cols["status"][ids] == PENDING]
+            prods = cols["producer"][ids]
             alive = np.array([self.router.producers[p].is_up for p in prods], dtype=bool)
             gone = ids[~alive]
-            req["status"][gone] = PRODUCER_DIED
-            req["end_s"][gone] = t_ack
+            cols["status"][gone] = PRODUCER_DIED
+            cols["end_s"][gone] = t_ack
             ids = ids[alive]
         # the acknowledgement time and leader of a request are its file's (filled in at the end)
-        req["status"][ids] = ACKED
-        req["ack_file"][ids] = fid
+        cols["status"][ids] = ACKED
+        cols["ack_file"][ids] = fid
 
     def _abandon(self, ids: np.ndarray, arrive: np.ndarray) -> None:
         """The agent died with these requests: producers time out, then retry elsewhere."""

@@ -423,10 +423,13 @@ class ControlPlane(Component):
         A ``lost`` answer stands for silence: the agent notices at its own timeout.
         """
         env = self.env
-        now = env.now
-        for r in reqs:
-            delay = max(0.0, r.give_up_at - now) if res.outcome == "lost" else r.reply_delay
-            deliver(env, r.event, res, delay)
+        if res.outcome == "lost":
+            now = env.now
+            for r in reqs:
+                deliver(env, r.event, res, max(0.0, r.give_up_at - now))
+        else:
+            for r in reqs:
+                deliver(env, r.event, res, r.reply_delay)
 
     def _kick(self) -> None:
         """Group commit: start the next table write if none is in flight.
@@ -449,12 +452,16 @@ class ControlPlane(Component):
             return
         reqs = self.queue[: cfg.max_batch]
         del self.queue[: cfg.max_batch]
-        plans = []
-        for _ in range(cfg.ops_per_commit):
+        if cfg.ops_per_commit == 1:
             p = table.plan_write(self.region)
-            if p is None:
-                break
-            plans.append(p)
+            plans = [] if p is None else [p]
+        else:
+            plans = []
+            for _ in range(cfg.ops_per_commit):
+                p = table.plan_write(self.region)
+                if p is None:
+                    break
+                plans.append(p)
         self._count_writes(plans[-1] if plans else None, max(len(plans), 1))
         self._busy = True
         if len(plans) < cfg.ops_per_commit:
@@ -488,22 +495,32 @@ class ControlPlane(Component):
         now = env.now
         lat = now - t0
         try:
-            if any(p.error for p in plans) or not all(table.still_valid(p, t0, now) for p in plans):
-                if any(p.error for p in plans):
+            error = False
+            valid = True
+            for p in plans:
+                error = error or p.error
+                valid = valid and table.still_valid(p, t0, now)
+            if error or not valid:
+                if error:
                     self._observe(lat / cfg.ops_per_commit, error=True)
                 self._answer(reqs, CommitResult("unavailable"))
                 return
             self._observe(lat / cfg.ops_per_commit)
             batch_id = self.ledger.new_batch_id()
             unfenced = self.mutant in ("no-fencing", "lease-overrun")
+            file_ids = [r.file_id for r in reqs]
+            n_recs = [r.n_records for r in reqs]
             outcome, first, applied = table.commit(
-                self.region, t0, now, None if unfenced else epoch, batch_id,
-                [r.file_id for r in reqs], [r.n_records for r in reqs],
-            )  # fmt: skip
+                self.region, t0, now, None if unfenced else epoch, batch_id, file_ids, n_recs
+            )
             if outcome == "ok":
                 holders = sorted(set(plans[-1].participants))
-                files = [r.file_id for r, a in zip(reqs, applied, strict=True) if a]
-                n_records = sum(r.n_records for r, a in zip(reqs, applied, strict=True) if a)
+                if all(applied):
+                    files = file_ids
+                    n_records = sum(n_recs)
+                else:
+                    files = [f for f, a in zip(file_ids, applied, strict=True) if a]
+                    n_records = sum(n for n, a in zip(n_recs, applied, strict=True) if a)
                 self.ledger.add_batch(
                     (batch_id, self.region, -1 if epoch is None else epoch, t0, now, first,
                      len(files), n_records, ",".join(holders)),

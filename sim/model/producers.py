@@ -176,7 +176,7 @@ class Producer(Component):
             self._block_until = 0.0
         self._seen = t
         e = self._entered
-        k = int(np.searchsorted(self._t[e:], t, side="right")) + e
+        k = int(self._t[e:].searchsorted(t, "right")) + e
         if k == e:
             return
         up = self.up_mask(self._t[e:k])
@@ -203,12 +203,12 @@ class Producer(Component):
     def _enter_buffer(self, t: float) -> None:
         """Batches ready by ``t`` take their bytes in the buffer, wait for space, or fail."""
         e = self._entered
-        k = int(np.searchsorted(self._t[e:], t, side="right")) + e
+        k = int(self._t[e:].searchsorted(t, "right")) + e
         if k == e:
             return
         nbytes = self.requests["bytes"]
         new_ids = self._ids[e:k]
-        new_bytes = int(nbytes[new_ids].sum())
+        new_bytes = sum(nbytes[new_ids].tolist())  # Python's sum: faster on a few values
         cap = self.cfg.buffer_memory
         first = float(self._t[e])
         if self._held_bytes + new_bytes > cap and self._held_parts:
@@ -288,45 +288,59 @@ class Producer(Component):
     # -- the connection ------------------------------------------------------------------------
     def _dispatch(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Send the batches in the buffer that the in-flight cap lets out by ``t`` (always a
-        prefix of the queue; a short Python loop over its few batches, cheaper than numpy here)."""
+        prefix of the queue; a short Python loop over its few batches, cheaper than numpy here:
+        the open wire requests' answer times are read once, as Python floats)."""
         k = self._entered
         if k == 0:
             return _NO_IDS, _NO_TIMES
         req = self.requests
         cap = self.cfg.max_in_flight
-        answer = req.wire_answer_s
-        open_ = self._open
-        if len(open_) >= cap and min(answer[w] for w in open_) > t:
-            return _NO_IDS, _NO_TIMES  # the cap is reached and no answer comes by t
+        # the open wire requests: those answered (at a known time) sorted by that time, and
+        # those not answered yet (``waiting``, never freed within this call)
+        ans_a: list[float] = []
+        ans_w: list[int] = []
+        waiting: list[int] = []
+        if self._open:
+            answers = req.wire_answer_s[self._open].tolist()
+            if len(answers) >= cap and min(answers) > t:
+                return _NO_IDS, _NO_TIMES  # the cap is reached and no answer comes by t
+            for a, w in sorted(zip(answers, self._open, strict=True)):
+                if a == np.inf:
+                    waiting.append(w)
+                else:
+                    ans_a.append(a)
+                    ans_w.append(w)
         req.reserve_wires(k)
-        answer = req.wire_answer_s
         next_wire = req.n_wire
         tl = self._t[:k].tolist()
         cur = self._cursor
         out_t: list[float] = []
         out_w: list[int] = []
         pos = 0
+        bisect_right = bisect.bisect_right
         while pos < k:
             te = tl[pos] if tl[pos] > cur else cur
-            if open_:
-                open_ = [w for w in open_ if answer[w] > te]
-            free = cap - len(open_)
+            if ans_a and ans_a[0] <= te:  # answers heard by te free their slots
+                i = bisect_right(ans_a, te)
+                del ans_a[:i], ans_w[:i]
+            free = cap - len(ans_a) - len(waiting)
             if free <= 0:  # wait for the first answer
-                nxt = float(min(answer[w] for w in open_))
+                nxt = ans_a[0] if ans_a else np.inf
                 if nxt > t:
                     break
                 cur = nxt
                 continue
-            j = bisect.bisect_right(tl, te, pos, k)
+            j = bisect_right(tl, te, pos, k)
             if j <= pos + 1:
                 # nothing else waiting: the next ``free`` batches go out one each when ready
                 j = min(k, pos + free)
-                for i in range(pos, j):
-                    ti = tl[i] if tl[i] > cur else cur
-                    out_t.append(ti)
-                    out_w.append(next_wire)
-                    open_.append(next_wire)
-                    next_wire += 1
+                m = bisect_right(tl, cur, pos, j)  # those ready before the cursor go at it
+                out_t.extend([cur] * (m - pos))
+                out_t.extend(tl[m:j])
+                wires = range(next_wire, next_wire + j - pos)
+                out_w.extend(wires)
+                waiting.extend(wires)
+                next_wire += j - pos
                 cur = out_t[-1]
             else:
                 # batches waited for the slot: all ready ones go in one request, up to the size
@@ -336,11 +350,12 @@ class Producer(Component):
                     j = pos + max(1, int(np.searchsorted(cum, self.cfg.max_request_size, "right")))
                 out_t.extend([te] * (j - pos))
                 out_w.extend([next_wire] * (j - pos))
-                open_.append(next_wire)
+                waiting.append(next_wire)
                 next_wire += 1
                 cur = te
             pos = j
-        self._open = open_
+        open_w = ans_w + waiting
+        self._open = open_w
         self._cursor = cur
         if pos == 0:
             return _NO_IDS, _NO_TIMES

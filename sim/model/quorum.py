@@ -27,7 +27,8 @@ from sim.ledger import PUT_FAILED, PUT_NOT_SENT, PUT_OK, PUT_PREDICTED, PUT_REPL
 from sim.model.component import INF
 from sim.model.storage import S3_RETRY_TIMEOUTS_S
 
-Z9999 = 3.7190164854556804  # standard normal quantile at 0.9999
+Z9999 = 3.7190164854556804
+_OK, _PREDICTED = float(PUT_OK), float(PUT_PREDICTED)  # standard normal quantile at 0.9999
 
 
 def quorum_time(done_times, ok, k: int) -> float:
@@ -117,6 +118,40 @@ class QuorumWriter:
             return t_issue + timeout, False
         return t_issue + lat, True
 
+    def _plan_all(self, t0: float, size: int) -> list[tuple[float, bool]]:
+        """``plan_put`` to every bucket at ``t0`` (first attempts), in bucket order (the same
+        draws in the same order); a bucket and path that never failed nor degraded is planned
+        in line here."""
+        net = self.net
+        if not net.pristine:
+            return [self.plan_put(j, t0, 0, size) for j in range(len(self.buckets))]
+        counts, nbytes = self.put_counts, self.put_bytes
+        timeout = S3_RETRY_TIMEOUTS_S[0]
+        base, offset, src = net.base_s, self.rtt_offset, self.region
+        jitter, uniform = net.jitter_s, net.block.uniform
+        out = []
+        for j, b in enumerate(self.buckets):
+            if b.went_down or not b.nominal:
+                out.append(self.plan_put(j, t0, 0, size))
+                continue
+            counts[j] += 1
+            nbytes[j] += size
+            put = b.profile.put
+            lat = (
+                base[(src, b.region)]
+                + offset[j]
+                - jitter * math.log1p(-uniform())
+                + put.median_s * math.exp(put.sigma * b.block.normal())
+                + size / b.profile.throughput_bps
+            )
+            out.append((t0 + timeout, False) if lat > timeout else (t0 + lat, True))
+        return out
+
+    def _quiet(self) -> bool:
+        """Whether no bucket and no network link has ever failed or been degraded (every PUT
+        then landed as planned)."""
+        return self.net.pristine and not any(b.went_down for b in self.buckets)
+
     def landed(self, j: int, t0: float, t1: float) -> bool:
         """Whether a PUT to bucket ``j`` in flight over [t0, t1] found the bucket and the path
         up throughout."""
@@ -146,18 +181,20 @@ class QuorumWriter:
         plans = None
         if only is None:
             # fast path: every PUT is planned to succeed; wait for the k-th and verify
-            plans = [self.plan_put(j, t0, 0, size) for j in range(nb)]
-            if all(ok for _, ok in plans):
-                ends = [e for e, _ in plans]
-                q = quorum_time(ends, None, k)
+            plans = self._plan_all(t0, size)
+            ends = [e for e, ok in plans if ok]
+            if len(ends) == nb:
+                q = sorted(ends)[k - 1] if k <= nb else INF  # quorum_time, every PUT ok
                 if q + lead < deadline:
                     yield env.timeout(q + lead - env.now)
                     if not owner.up_throughout(t0, env.now):
                         return None, None
-                    if all(self.landed(j, t0, ends[j]) for j in range(nb) if ends[j] <= q):
+                    if self._quiet() or all(
+                        self.landed(j, t0, ends[j]) for j in range(nb) if ends[j] <= q
+                    ):
                         rows: list[float] = []
                         for e in ends:
-                            rows += [t0, e, float(PUT_OK if e <= q else PUT_PREDICTED)]
+                            rows += [t0, e, _OK if e <= q else _PREDICTED]
                         return q, rows
                     # a PUT failed in flight: the general case below verifies each PUT
             # the general case goes on with the PUTs already issued (never draws them again)

@@ -176,7 +176,8 @@ class MetadataTable:
         self.strong = kind != "eventual"
         # regions a write is applied to (what a replicated write is billed for): a witness
         # holds no data
-        self.data_replicas = len([r for r in self.regions if r != witness])
+        self._data = [r for r in self.regions if r != witness]  # regions holding data
+        self.data_replicas = len(self._data)
         self._shared = TableState()
         self._views = {r: TableState() for r in regions} if not self.strong else {}
         self._pending: list[tuple[float, int, str, str, tuple]] = []
@@ -237,7 +238,7 @@ class MetadataTable:
         caller pays the round trip to it). None if none is reachable."""
         if self.kind == "single-region":
             return region
-        data = [r for r in self.regions if r != self.witness]
+        data = self._data
         if region in data:
             return region
         live = [r for r in data if self._live(r, region)]
@@ -259,6 +260,11 @@ class MetadataTable:
                 plan.error,
                 entry=region,
             )
+        reps = self.replicas
+        if reps[via].nominal and (
+            self.kind not in ("mrsc", "spanner") or reps[self.leader_region].nominal
+        ):
+            return plan  # no error rate in force (see _error_rate)
         error_rate = self._error_rate(via)
         if error_rate and self.block.uniform() < error_rate:
             return Plan(self._local_time(via) * 0.5, plan.participants, True, plan.entry)
@@ -467,11 +473,16 @@ class MetadataTable:
             return "fenced", -1, []
         if self._conflict(st, "log", region, t0, now):
             return "conflict", -1, []
-        applied = [f not in st.committed_files for f in file_ids]
+        done = st.committed_files
+        applied = [f not in done for f in file_ids]
         if self.mutant == "non-idempotent-commit":
             applied = [True] * len(file_ids)
-        ids = tuple(f for f, a in zip(file_ids, applied, strict=True) if a)
-        total = sum(n for n, a in zip(n_records, applied, strict=True) if a)
+        if all(applied):
+            ids = tuple(file_ids)
+            total = sum(n_records)
+        else:
+            ids = tuple(f for f, a in zip(file_ids, applied, strict=True) if a)
+            total = sum(n for n, a in zip(n_records, applied, strict=True) if a)
         first = st.next_offset
         if ids:
             entry = LogEntry(batch_id, first, total, ids, (now, region))
