@@ -582,6 +582,13 @@ def cmd_availability(a: argparse.Namespace) -> int:
         for p in problems:
             print(p, file=sys.stderr)
         bad = bad or bool(problems)
+    if a.validate is not None and a.validate < 1:
+        print(f"--validate: expected a whole number of at least 1, got {a.validate}",
+              file=sys.stderr)  # fmt: skip
+        bad = True
+    if a.repeats < 1:
+        print(f"--repeats: expected a whole number of at least 1, got {a.repeats}", file=sys.stderr)
+        bad = True
     if bad:
         return EXIT_BAD_INPUT
     try:
@@ -593,6 +600,8 @@ def cmd_availability(a: argparse.Namespace) -> int:
 
     progress = _progress(a.quiet)
 
+    if a.validate is not None:
+        return _validate(a, scenarios, model, seed, progress)
     try:
         with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
             doc = run_study(
@@ -610,6 +619,32 @@ def cmd_availability(a: argparse.Namespace) -> int:
     print(format_table(doc))
     print("")
     print(f"results   {Path(a.out) / 'availability.json'}")
+    return 0
+
+
+def _validate(a, scenarios, model, seed, progress) -> int:
+    """`sim availability --validate N`: whole months simulated directly against the composer."""
+    from pathlib import Path
+
+    from sim.ensemble.availability import validate as v
+
+    kw = {"repeats": a.repeats, "regions": a.regions, "checks": a.checks}
+    kw["margin_s"] = v.MARGIN_S if a.margin is None else a.margin
+    kw["max_span_s"] = v.MAX_SPAN_S if a.max_span is None else a.max_span
+    try:
+        with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
+            rep = v.validate_study(
+                scenarios, model, Path(a.out), n=a.validate, years=a.years, seed=seed,
+                engine=engine, runs_per_class=a.runs, progress=progress, **kw,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: validate.json not written") from None
+    except _EngineError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(v.format_report(rep))
+    print("")
+    print(f"results   {Path(a.out) / 'validate.json'}")
     return 0
 
 
@@ -929,6 +964,29 @@ def build_parser() -> argparse.ArgumentParser:
     av.add_argument(
         "--runs", type=int, default=12, help="incident windows per class and design (default 12)"
     )
+    av.add_argument(
+        "--validate",
+        type=int,
+        default=None,
+        metavar="N",
+        help="instead of the study: simulate N of its months per design whole, each in one run "
+        "with all its incidents, and compare with the composed figure (writes validate.json)",
+    )
+    av.add_argument("--repeats", type=int, default=1,
+                    help="--validate: seeds per month (default 1)")  # fmt: skip
+    av.add_argument(
+        "--regions",
+        choices=["history", "composed"],
+        default="history",
+        help="--validate: incidents on the history's regions (default), or where the composer's "
+        "windows put them",
+    )
+    av.add_argument("--margin", type=float, default=None, metavar="S",
+                    help="--validate: quiet time kept between incidents (default 120 s)")  # fmt: skip
+    av.add_argument("--max-span", type=float, default=None, metavar="S",
+                    help="--validate: longest compressed month run (default 7200 s)")  # fmt: skip
+    av.add_argument("--checks", type=int, default=2,
+                    help="--validate: months rerun with a wider margin or uncut (default 2)")  # fmt: skip
     av.add_argument("--quiet", action="store_true", help="no progress")
     _engine_args(av)
     av.set_defaults(fn=cmd_availability)
