@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,9 @@ REBUILD_S = 7 * 86400.0
 #: Light workload: records/s per producer in incident windows (ESTIMATE: enough to keep several
 #: requests outstanding at every instant at linger 25 ms, checked against the reference load).
 LIGHT_RECORDS_PER_S = 5.0
+#: The outcome cache is rewritten at most this often while runs finish (and at the end), so an
+#: interrupted study resumes from the runs it finished.
+FLUSH_S = 30.0
 OUTCOME_COLUMNS = (
     "design", "cls", "draw", "duration_s", "downtime_s", "failed_records", "lost_acked",
     "sla_error_s", "run_key",
@@ -196,29 +200,40 @@ def build_outcomes(
             plan.append((c.name, i, float(d), sim_d, key))
             if (design, c.name, i, key) not in have and all(t.key != f"avail-{key}" for t in tasks):
                 tasks.append(Task(f"avail-{key}", run_row, (sc, s)))
-    rows_by_key = {}
-    for n_done, (task, res, err) in enumerate(engine.run(tasks), 1):
-        if err or res is None or res.get("status") != "ok":
-            raise RuntimeError(f"incident run {task.key} failed:\n{err or res.get('error')}")
-        rows_by_key[task.key[len("avail-") :]] = res
-        if progress:
-            progress(f"{design}: incident runs {n_done}/{len(tasks)}")
-    new = []
-    for cls, i, d, sim_d, key in plan:
-        if (design, cls, i, key) in have:
-            continue
-        o = extend(rows_by_key[key], sim_d, d, WARMUP_S + sim_d, scale)
-        new.append({"design": design, "cls": cls, "draw": i, "duration_s": d, **o, "run_key": key})
-    if new:
-        done = (
-            pd.concat([done, pd.DataFrame(new)], ignore_index=True)
-            if len(done)
-            else pd.DataFrame(new)
-        )
+    by_key: dict[str, list] = {}
+    for entry in plan:
+        if (design, entry[0], entry[1], entry[4]) not in have:
+            by_key.setdefault(entry[4], []).append(entry)
+    new: list[dict] = []
+    last = time.monotonic()
+
+    def flush():
+        nonlocal done, new
+        if new:
+            fresh = pd.DataFrame(new)
+            done = pd.concat([done, fresh], ignore_index=True) if len(done) else fresh
+            new = []
         if cache is not None:
             tmp = cache.with_suffix(".parquet.tmp")
             done.to_parquet(tmp, index=False)
             tmp.replace(cache)
+
+    try:
+        for n_done, (task, res, err) in enumerate(engine.run(tasks), 1):
+            if err or res is None or res.get("status") != "ok":
+                raise RuntimeError(f"incident run {task.key} failed:\n{err or res.get('error')}")
+            for cls, i, d, sim_d, key in by_key.get(task.key[len("avail-") :], []):
+                o = extend(res, sim_d, d, WARMUP_S + sim_d, scale)
+                new.append({"design": design, "cls": cls, "draw": i, "duration_s": d, **o,
+                            "run_key": key})  # fmt: skip
+            if progress:
+                progress(f"{design}: incident runs {n_done}/{len(tasks)}")
+            if cache is not None and time.monotonic() - last > FLUSH_S:
+                flush()
+                last = time.monotonic()
+    finally:  # also on an error or Ctrl-C: the runs that finished are kept, a rerun resumes
+        if tasks or new:
+            flush()
     mine = done[done["design"] == design]
     keys = {(cls, i, key) for cls, i, _, _, key in plan}
     out = {}
