@@ -294,7 +294,7 @@ def cmd_fuzz(a: argparse.Namespace) -> int:
     from sim.scenario.schema import MUTANTS
 
     problems = []
-    if a.runs < 1:
+    if a.runs is not None and a.runs < 1:
         problems.append(f"--runs: expected a whole number of at least 1, got {a.runs}")
     if a.mutant is not None and a.mutant not in MUTANTS:
         problems.append(f"--mutant {a.mutant}: expected one of {', '.join(MUTANTS)}")
@@ -571,7 +571,7 @@ def cmd_availability(a: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         bad = True
-    if a.runs < 1:
+    if a.runs is not None and a.runs < 1:
         print(f"--runs: expected a whole number of at least 1, got {a.runs}", file=sys.stderr)
         bad = True
     if a.workers is not None and a.workers < 0:
@@ -589,6 +589,9 @@ def cmd_availability(a: argparse.Namespace) -> int:
     if a.repeats < 1:
         print(f"--repeats: expected a whole number of at least 1, got {a.repeats}", file=sys.stderr)
         bad = True
+    if a.failover_sweep and (len(a.scenarios) != 1 or a.validate is not None):
+        print("--failover-sweep: expected one scenario and no --validate", file=sys.stderr)
+        bad = True
     if bad:
         return EXIT_BAD_INPUT
     try:
@@ -602,11 +605,14 @@ def cmd_availability(a: argparse.Namespace) -> int:
 
     if a.validate is not None:
         return _validate(a, scenarios, model, seed, progress)
+    if a.failover_sweep:
+        return _failover_sweep(a, scenarios, model, seed, progress)
+    runs = 12 if a.runs is None else a.runs
     try:
         with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
             doc = run_study(
                 scenarios, model, Path(a.out), years=a.years, seed=seed, engine=engine,
-                runs_per_class=a.runs, progress=progress,
+                runs_per_class=runs, progress=progress,
             )  # fmt: skip
     except KeyboardInterrupt:
         raise Interrupted("interrupted: availability.json not written") from None
@@ -635,7 +641,8 @@ def _validate(a, scenarios, model, seed, progress) -> int:
         with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
             rep = v.validate_study(
                 scenarios, model, Path(a.out), n=a.validate, years=a.years, seed=seed,
-                engine=engine, runs_per_class=a.runs, progress=progress, **kw,
+                engine=engine, runs_per_class=12 if a.runs is None else a.runs,
+                progress=progress, **kw,
             )  # fmt: skip
     except KeyboardInterrupt:
         raise Interrupted("interrupted: validate.json not written") from None
@@ -645,6 +652,30 @@ def _validate(a, scenarios, model, seed, progress) -> int:
     print(v.format_report(rep))
     print("")
     print(f"results   {Path(a.out) / 'validate.json'}")
+    return 0
+
+
+def _failover_sweep(a, scenarios, model, seed, progress) -> int:
+    """`sim availability SCENARIO --failover-sweep`: P(month > 26 s) against the timings."""
+    from pathlib import Path
+
+    from sim.ensemble.availability import failover as fo
+
+    ((name, base),) = scenarios.items()
+    try:
+        with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
+            doc = fo.failover_sweep(
+                name, base, model, Path(a.out), engine=engine, years=a.years, seed=seed,
+                runs_per_class=fo.RUNS if a.runs is None else a.runs, progress=progress,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: failover.json not written") from None
+    except _EngineError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(fo.format_sweep(doc))
+    print("")
+    print(f"results   {Path(a.out) / 'failover.json'}, {Path(a.out) / doc['plot']}")
     return 0
 
 
@@ -962,7 +993,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     av.add_argument("--seed", type=int, default=None, help="root seed (default 1)")
     av.add_argument(
-        "--runs", type=int, default=12, help="incident windows per class and design (default 12)"
+        "--runs",
+        type=int,
+        default=None,
+        help="incident windows per class and design (default 12; --failover-sweep: 4 per setting)",
+    )
+    av.add_argument(
+        "--failover-sweep",
+        action="store_true",
+        help="instead of the study: P(month > 26 s) of one design against its failover timings "
+        "(lease, table failover, detector window); writes failover.json and p26_vs_failover.png",
     )
     av.add_argument(
         "--validate",
