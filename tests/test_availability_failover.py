@@ -37,3 +37,25 @@ def test_a_longer_lease_raises_the_downtime_and_the_26s_breaches(tmp_path):
     saved = json.loads((tmp_path / "av" / "failover.json").read_text())
     assert [r["value_s"] for r in saved["rows"]] == [2.0, 20.0]
     assert (tmp_path / "av" / "p26_vs_failover.png").stat().st_size > 0
+
+
+def test_cli_refuses_a_failover_sweep_of_several_designs_and_a_bad_validate(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+
+    def sim(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "sim.cli", "availability", *args, "--out", str(tmp_path / "x")],
+            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+
+    p = sim("scenarios/single-region.yaml", "scenarios/multi-region.yaml", "--failover-sweep")
+    assert p.returncode == 2 and "--failover-sweep: expected one scenario" in p.stderr
+    p = sim("scenarios/single-region.yaml", "--validate", "0")
+    assert p.returncode == 2 and "--validate: expected a whole number" in p.stderr
+    assert not (tmp_path / "x").exists()

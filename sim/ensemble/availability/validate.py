@@ -381,6 +381,10 @@ def format_report(rep: dict) -> str:
                 f"{m['composed_downtime_s']:11.1f} {direct:>18s} {chk:>12s}"
             )
 
+        if not d["months"]:
+            lines.append("  no candidate month: raise --max-span or --years")
+            continue
+
         def fmt(x):
             ci = x["ci95"]
             return f"{x['mean']:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
