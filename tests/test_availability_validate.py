@@ -81,3 +81,18 @@ def test_a_whole_month_simulated_directly_agrees_with_the_composed_figure(tmp_pa
         direct = m["direct_downtime_s"][0]
         assert direct > CAP_S  # the whole outage, simulated uncapped
         assert abs(direct - m["composed_downtime_s"]) <= 0.02 * direct, m
+
+
+def test_an_intermittent_incident_past_the_cap_keeps_its_rate(tmp_path):
+    # a crash-looping control plane for ~15 min: down on and off all along, not only in the
+    # simulated first 5 minutes (outcomes.extend's second-half rate)
+    model = _model(tmp_path, [
+        ["control_plane_crashloop", "region", "12", "1", "15", "0.05", "", "False", "t", "", ""],
+    ])  # fmt: skip
+    base = load_scenario("scenarios/single-region.yaml").model_dump(mode="json")
+    rep = validate_study({"single-region": base}, model, tmp_path / "av", n=1, years=1, seed=1,
+                         engine=InProcess(), runs_per_class=1, max_span_s=3000)  # fmt: skip
+    (m,) = rep["designs"]["single-region"]["months"]
+    direct = m["direct_downtime_s"][0]
+    assert direct > 300  # intermittent downtime for the whole quarter hour
+    assert abs(direct - m["composed_downtime_s"]) <= 0.05 * direct, m

@@ -277,14 +277,16 @@ def validate(
                     for i in month_incidents(model, d, hs[r], m)
                 ]
                 months.append(Month(d.name, r, m, inc, float(down[k]), float(lost[k])))
-        for k, mo in enumerate(months):
+        # the margin checks go to months with several incidents first (where cutting can matter)
+        checked = {id(mo) for mo in sorted(months, key=lambda mo: -len(mo.incidents))[:checks]}
+        for mo in months:
             sc, mo.span_s = month_scenario(bases[d.name], mo.incidents, margin_s, regions)
             for j in range(repeats):
                 s = _seed(seed, f"availability.validate.{d.name}.{mo.draw}.{mo.month}.{j}")
                 key = f"month-{run_key(sc, s, __version__)}"
                 tasks.append(Task(key, run_row, (sc, s)))
                 plan.append((mo, "direct", key))
-            if k < checks:
+            if id(mo) in checked:
                 wide = None if _span(mo.incidents, None) <= max_span_s else 5 * margin_s
                 sc2, span2 = month_scenario(bases[d.name], mo.incidents, wide, regions)
                 s = _seed(seed, f"availability.validate.{d.name}.{mo.draw}.{mo.month}.0")
