@@ -46,6 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from sim import __version__
 from sim.core.rng import stream_seed
@@ -58,6 +59,7 @@ from .compose import Design, History, Incident, draw_history, evaluate
 from .incidents import IncidentModel
 from .outcomes import RECOVERY_S, WARMUP_S, _faults, light
 
+_KEEP = ("unavailability.total_s", "records.lost_acked", "records.failed", "sim_duration_s")
 #: Quiet time kept after a busy stretch before the next incident (module doc). ESTIMATE.
 MARGIN_S = 120.0
 #: Longest compressed month simulated (s): about 25 s of wall time and 0.6 GiB at the light load
@@ -234,6 +236,7 @@ def validate(
     regions: str = "history",
     checks: int = 0,
     progress=None,
+    cache=None,
 ) -> dict:
     """Sample `n` months per design, compose and simulate them (module doc); `checks` of them are
     rerun with a wider margin (or uncompressed) to show the margin does not matter."""
@@ -302,12 +305,21 @@ def validate(
             "candidates": len(cand),
         }
     rows = {}
-    for n_done, (task, res, err) in enumerate(engine.run(tasks), 1):
-        if err or res is None or res.get("status") != "ok":
-            raise RuntimeError(f"month run {task.key} failed:\n{err or res.get('error')}")
-        rows[task.key] = res
-        if progress:
-            progress(f"validation: month runs {n_done}/{len(tasks)}")
+    if cache is not None and cache.exists():  # month runs are pure in (scenario, seed): reuse
+        rows = {r["key"]: r for r in pd.read_parquet(cache).to_dict("records")}
+    todo = [t for t in tasks if t.key not in rows]
+    try:
+        for n_done, (task, res, err) in enumerate(engine.run(todo), 1):
+            if err or res is None or res.get("status") != "ok":
+                raise RuntimeError(f"month run {task.key} failed:\n{err or res.get('error')}")
+            rows[task.key] = {"key": task.key, **{k: res[k] for k in _KEEP}}
+            if progress:
+                progress(f"validation: month runs {n_done}/{len(todo)}")
+    finally:
+        if cache is not None and todo:
+            tmp = cache.with_suffix(".parquet.tmp")
+            pd.DataFrame([rows[k] for k in sorted(rows)]).to_parquet(tmp, index=False)
+            tmp.replace(cache)
     for mo, kind, key in plan:
         row = rows[key]
         if kind == "direct":
@@ -433,7 +445,8 @@ def validate_study(
     hook = SimulatedJoint(scenarios, engine, out / "joint.parquet")
     r, m = plan_months(years)
     rep = validate(model, designs, scenarios, engine, n=n, rate_draws=r, months_per_draw=m,
-                   seed=seed, joint=hook, progress=progress, **kw)  # fmt: skip
+                   seed=seed, joint=hook, progress=progress, cache=out / "month_runs.parquet",
+                   **kw)  # fmt: skip
     rep["years"] = years
     _atomic(out / "validate.json", lambda p: p.write_text(strict_json(rep)))
     return rep
