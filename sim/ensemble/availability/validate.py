@@ -35,7 +35,8 @@ included.
 Comparison: per month, composed and direct downtime (with `repeats` > 1, the direct mean and its
 95% t interval over seeds) and lost acknowledged records; over the sample, each mean with its 95% t
 interval over months and the paired difference's interval. They agree if the composed mean lies
-inside the direct mean's interval and the paired difference's interval holds 0.
+inside the direct mean's interval and the paired difference's interval holds 0. The month runs
+are cached in `month_runs.parquet` (pure in scenario and seed), so a rerun only composes.
 """
 
 from __future__ import annotations
