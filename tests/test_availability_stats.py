@@ -12,6 +12,7 @@ from sim.ensemble.availability.compose import (
     MONTH_S,
     MONTH_YEARS,
     Design,
+    Outcome,
     OutcomeSample,
     compose,
 )
@@ -23,6 +24,22 @@ from sim.ensemble.availability.stats import (
     p_hits_at_least,
     rate_posterior,
 )
+
+
+def _quorum_hook(design, group):
+    """A test hook (not physics): the group's own outcomes summed, plus the time a majority of
+    the regions is hit at once counted as downtime. It makes overlaps matter, so the composer's
+    importance sampling can be checked against plain Monte Carlo."""
+    total = [sum(getattr(i.outcome, k) for i in group) for k in
+             ("downtime_s", "failed_records", "lost_acked", "sla_error_s")]  # fmt: skip
+    majority = design.n_regions // 2 + 1
+    edges = sorted({t for i in group for t in (i.start_s, min(i.end_s, MONTH_S))})
+    extra = 0.0
+    for a, b in zip(edges, edges[1:], strict=False):
+        mid = 0.5 * (a + b)
+        hit = {i.region for i in group if i.region >= 0 and i.start_s <= mid < i.end_s}
+        extra += (b - a) if len(hit) >= majority else 0.0
+    return Outcome(total[0] + extra, total[1], total[2], total[3] + extra)
 
 
 def _const(downtime=0.0, lost=0.0, failed=0.0, duration=None):
@@ -68,9 +85,11 @@ def test_shipped_incident_table_is_regenerated_by_the_fit():
     """sim/data/incidents.csv is what the fitting script produces from the copied raw data."""
     assert fit.main(["--check"]) == 0
     model = load_incidents()
-    for name in ("region_outage", "region_loss", "metadata_table_errors", "object_storage_errors",
-                 "control_plane_crashloop", "az_outage", "slow_table", "slow_bucket",
-                 "bad_deployment", "correlated_multi_region"):  # fmt: skip
+    for name in ("region_outage", "region_degraded", "region_loss", "metadata_table_errors",
+                 "object_storage_errors", "control_plane_crashloop", "az_outage", "slow_table",
+                 "slow_bucket", "bad_deployment", "correlated_region_outage",
+                 "correlated_region_degraded", "correlated_table_errors",
+                 "correlated_bucket_errors", "correlated_slow_bucket"):  # fmt: skip
         c = model[name]
         lo, hi = c.posterior.interval()
         assert 0 <= lo < c.rate_mean < hi
@@ -96,7 +115,9 @@ def test_region_destroyed_with_data_loss_reports_lost_records_per_year():
     lossy = Design("async", 3, {"region_loss": _const(30.0, lost=5000.0),
                                 "region_outage": _const(10.0)})  # fmt: skip
     safe = Design("quorum", 3, {"region_loss": _const(30.0), "region_outage": _const(10.0)})
-    res = compose(model, [lossy, safe], rate_draws=20, months_per_draw=120, seed=5)
+    res = compose(
+        model, [lossy, safe], rate_draws=20, months_per_draw=120, seed=5, joint=_quorum_hook
+    )
     lost = res["async"].summary()["lost_acked_per_year"]
     expected = 5000.0 * 3 * model["region_loss"].rate_mean
     assert lost["estimate"] > 0
@@ -110,6 +131,7 @@ def test_importance_sampled_overlaps_agree_with_plain_monte_carlo():
     model = IncidentModel((_cls("region_outage", 4.0, median_s=48 * 3600.0, sigma=0.3),))
     design = Design("multi", 3, {"region_outage": _const(10.0)})
     kw = dict(rate_draws=2, seed=7)
+    kw["joint"] = _quorum_hook
     plain = compose(model, [design], months_per_draw=6000, overlap="plain", **kw)["multi"]
     isamp = compose(model, [design], months_per_draw=1000, **kw)["multi"]
     p, q = plain.summary(), isamp.summary()

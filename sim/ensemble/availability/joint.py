@@ -52,7 +52,7 @@ def joint_scenario(base: dict, group: Sequence[Incident]) -> tuple[dict, float, 
         off = round(max(0.0, i.start_s - w0) / QUANTUM_S) * QUANTUM_S
         left = i.duration_s - pre
         d = max(QUANTUM_S, round(min(left, horizon - off) / QUANTUM_S) * QUANTUM_S)
-        faults += _faults(i.cls, regions, WARMUP_S + off, d, max(i.region, 0))
+        faults += _faults(i.cls, regions, WARMUP_S + off, d, max(i.region, 0), i.error_rate)
         sim_end = max(sim_end, WARMUP_S + off + d)
     sc["faults"] = faults
     sc.setdefault("run", {})["duration"] = sim_end + RECOVERY_S

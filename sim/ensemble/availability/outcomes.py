@@ -60,33 +60,84 @@ OUTCOME_COLUMNS = (
 )  # fmt: skip
 
 
-def _faults(cls: str, regions: list[str], t0: float, d: float, r: int = 0) -> list[dict]:
-    """The class's faults on region `r` (and the next one for correlated incidents)."""
-    r0 = regions[r % len(regions)]
-    one = {"target": r0, "at": t0, "duration": d}
+#: Classes whose incident hits every region of the cluster (staggered by CORRELATED_GAP_S): global
+#: or near-global bursts (ESTIMATE of the template: about 80% of the fitted weight of
+#: correlated_region_outage is bursts flagged global or touching 29+ of ~38 regions, which hit all
+#: three regions of a cluster; for the rest it is the upper side).
+ALL_REGIONS = ("correlated_region_outage",)
+#: Classes that hit two regions of the cluster, the second CORRELATED_GAP_S after the first.
+TWO_REGIONS = (
+    "correlated_region_degraded",
+    "correlated_table_errors",
+    "correlated_bucket_errors",
+    "correlated_slow_bucket",
+)
+
+
+def _one_region(cls: str, target: str, t0: float, d: float, rate: float) -> list[dict]:
+    """The class's faults on one region."""
+    one = {"target": target, "at": t0, "duration": d}
     table = {
         "region_outage": [{"kind": "region-outage", **one}],
-        "region_loss": [{"kind": "region-outage", "target": r0, "at": t0, "data": "destroyed"}],
-        "metadata_table_errors": [{"kind": "table-errors", "rate": 1.0, **one}],
-        "object_storage_errors": [{"kind": "bucket-errors", "rate": 1.0, **one}],
+        "region_degraded": [
+            {"kind": "table-errors", "rate": rate, **one},
+            {"kind": "bucket-errors", "rate": rate, **one},
+        ],
+        "region_loss": [{"kind": "region-outage", "target": target, "at": t0, "data": "destroyed"}],
+        "metadata_table_errors": [{"kind": "table-errors", "rate": rate, **one}],
+        "object_storage_errors": [{"kind": "bucket-errors", "rate": rate, **one}],
         "control_plane_crashloop": [{"kind": "control-plane-crash-loop", **one}],
         "az_outage": [{"kind": "zone-outage", **one}],
         "slow_table": [{"kind": "table-slow", "add": 0.4, "extra_sigma": 0.5, **one}],
         "slow_bucket": [{"kind": "bucket-slow", "add": 0.4, "extra_sigma": 0.5, **one}],
         "bad_deployment": [
-            {"kind": "bad-deploy", "target": r0, "at": t0, "error_rate": 1.0, "detect_after": d}
+            {"kind": "bad-deploy", "target": target, "at": t0, "error_rate": 1.0, "detect_after": d}
+        ],  # fmt: skip
+        "correlated_region_outage": [{"kind": "region-outage", **one}],
+        "correlated_region_degraded": [
+            {"kind": "table-errors", "rate": rate, **one},
+            {"kind": "bucket-errors", "rate": rate, **one},
         ],
+        "correlated_table_errors": [{"kind": "table-errors", "rate": rate, **one}],
+        "correlated_bucket_errors": [{"kind": "bucket-errors", "rate": rate, **one}],
+        "correlated_slow_bucket": [{"kind": "bucket-slow", "add": 0.4, "extra_sigma": 0.5, **one}],
     }
-    if cls == "correlated_multi_region":
-        out = [{"kind": "region-outage", **one}]
-        if len(regions) > 1:
-            gap = min(CORRELATED_GAP_S, d / 2)
-            r1 = regions[(r + 1) % len(regions)]
-            out.append({"kind": "region-outage", "target": r1, "at": t0 + gap, "duration": d})
-        return out
     if cls not in table:
         raise KeyError(f"no scenario template for incident class {cls!r}")
     return table[cls]
+
+
+def _faults(
+    cls: str, regions: list[str], t0: float, d: float, r: int = 0, rate: float = 1.0
+) -> list[dict]:
+    """The class's faults starting on region `r` (in the cluster's order): one region, or for
+    correlated classes two regions or all of them, each next one CORRELATED_GAP_S later (within
+    Ford et al.'s 120 s burst window) and all healing together at t0 + d (one incident, one fix).
+    `rate` is the error rate of the error-type templates (1.0: full impact; below: partial)."""
+    n = len(regions)
+    hit = n if cls in ALL_REGIONS else (min(2, n) if cls in TWO_REGIONS else 1)
+    gap = min(CORRELATED_GAP_S, d / (2 * hit))
+    out = []
+    for j in range(hit):
+        out += _one_region(cls, regions[(r + j) % n], t0 + j * gap, d - j * gap, rate)
+    return out
+
+
+def cap_s(cls: str, base: dict) -> float:
+    """The longest incident of `cls` simulated for the design `base`: CAP_S, except for a bad
+    deployment, whose faults keep changing until the rollout has reached every zone of every
+    region (the bad-deploy fault's default step and bake), so it is simulated until then plus
+    CAP_S; a longer one is extended from there."""
+    if cls != "bad_deployment":
+        return CAP_S
+    from sim.faults.kinds import BadDeploy
+
+    step = float(BadDeploy.model_fields["step"].default)
+    bake = float(BadDeploy.model_fields["bake"].default)
+    zones = int(base["topology"]["zones_per_region"])
+    regions = len(base["topology"]["regions"])
+    rollout = (regions - 1) * ((zones - 1) * step + bake) + (zones - 1) * step
+    return rollout + CAP_S
 
 
 def light(base: dict) -> dict:
@@ -96,12 +147,15 @@ def light(base: dict) -> dict:
     return sc
 
 
-def incident_scenario(base: dict, cls: str, duration_s: float) -> dict:
-    """A resolved scenario (plain mapping) for one incident of `cls` lasting `duration_s`."""
+def incident_scenario(
+    base: dict, cls: str, duration_s: float, region: int = 0, rate: float = 1.0
+) -> dict:
+    """A resolved scenario (plain mapping) for one incident of `cls` lasting `duration_s`, on the
+    cluster's `region`-th region (the first of those hit), at error rate `rate`."""
     sc = copy.deepcopy(base)
     regions = list(sc["topology"]["regions"])
     d = float(max(duration_s, 1.0))
-    sc["faults"] = _faults(cls, regions, WARMUP_S, d)
+    sc["faults"] = _faults(cls, regions, WARMUP_S, d, region, rate)
     sc.setdefault("run", {})["duration"] = WARMUP_S + d + RECOVERY_S
     sc["run"]["warmup"] = min(float(sc["run"].get("warmup", WARMUP_S) or 0.0), WARMUP_S / 2)
     return sc
@@ -183,12 +237,17 @@ def build_outcomes(
     lite = light(base)
     scale = offered_rate(base) / offered_rate(lite)
     plan, tasks = [], []
+    n_regions = len(base["topology"]["regions"])
     for c in model.classes:
         rng = np.random.default_rng(stream_seed(seed, f"availability.outcomes.{c.name}"))
         true_d = _durations(c, n_per_class, rng)
+        rates = c.error_rates(n_per_class)
+        cap = cap_s(c.name, base)
         for i, d in enumerate(true_d):
-            sim_d = float(min(d, CAP_S))
-            sc = incident_scenario(lite, c.name, sim_d)
+            sim_d = float(min(d, cap))
+            # run i starts on region i mod n: the sample mixes the regions as the composer's
+            # incidents do (they hit each region alike)
+            sc = incident_scenario(lite, c.name, sim_d, i % n_regions, float(rates[i]))
             s = int(
                 stream_seed(seed, f"availability.run.{c.name}.{i}").generate_state(1)[0] % (2**31)
             )
@@ -234,5 +293,6 @@ def build_outcomes(
             sel["lost_acked"].to_numpy(float),
             sel["sla_error_s"].to_numpy(float),
             np.minimum(sel["duration_s"].to_numpy(float), REBUILD_S),
+            c.error_rates(n_per_class)[sel["draw"].to_numpy(int)],
         )
     return out
