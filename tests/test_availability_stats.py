@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.ensemble.availability import fit
@@ -227,3 +228,61 @@ def test_package_does_not_load_the_model_or_the_runner():
         "sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def _feed(rows):
+    """A synthetic status feed in the scraped format (fit.load_feed's input)."""
+    import io
+
+    head = "id,begin_utc,end_utc,duration_min,severity,status_impact,service_name,products,locations,summary\n"
+    body = "".join(
+        f'{i},{t},{t},{d},high,{imp},x,{prod},{loc},"{text}"\n'
+        for i, (t, d, imp, prod, loc, text) in enumerate(rows)
+    )
+    return fit.load_feed(io.StringIO(head + body))
+
+
+def test_correlated_bursts_go_to_the_class_of_the_product_that_failed():
+    """Multi-region bursts are split by what failed: the network -> two regions out (full) or
+    degraded (partial), the table -> table errors, storage -> bucket errors; management-only and
+    few-project ones are dropped, a burst flagged global but naming one zone is one place."""
+    regions = [f"us-r{i}1" for i in range(40)]
+    many = ";".join(regions[:30])
+    rows = [
+        ("2022-02-01T00:00:00Z", 30, "SERVICE_OUTAGE", "Google Cloud Networking", many,
+         "Cloud Networking faced severe packet loss"),
+        ("2022-03-01T00:00:00Z", 40, "SERVICE_DISRUPTION", "Google Cloud Networking", many,
+         "We experienced Google Cloud Networking issues."),
+        ("2022-04-01T00:00:00Z", 50, "SERVICE_OUTAGE", "Cloud Spanner", "global",
+         "Some Cloud Spanner customers see errors in several regions"),
+        ("2022-05-01T00:00:00Z", 60, "SERVICE_OUTAGE", "Google Cloud Storage", many,
+         "Google Cloud Storage unavailable in several regions"),
+        ("2022-06-01T00:00:00Z", 70, "SERVICE_OUTAGE", "Google Compute Engine", many,
+         "Customers are unable to create/edit GCE instances"),
+        ("2022-07-01T00:00:00Z", 80, "SERVICE_OUTAGE", "Cloud Spanner", many,
+         "This issue is believed to be affecting a very small number of projects"),
+        ("2022-08-01T00:00:00Z", 90, "SERVICE_OUTAGE",
+         "Google Compute Engine;Persistent Disk;Google Cloud Networking", "global;us-r11",
+         "Multiple product outage in us-r11-b"),
+        ("2023-01-01T00:00:00Z", 10, "SERVICE_OUTAGE", "Google Compute Engine", "us-r391",
+         "nothing"),
+        ("2024-01-01T00:00:00Z", 10, "SERVICE_OUTAGE", "Google Compute Engine", "us-r381",
+         "nothing"),
+    ]  # fmt: skip
+    feed = _feed(rows)
+    w = fit.classify(feed)
+    b = fit.correlated_bursts(w, fit.fleet_by_year(feed))
+    got = dict(zip(b["date"], zip(b["cls"], b["partial"], strict=True), strict=True))
+    assert got == {
+        "2022-02-01": ("correlated_region_outage", False),
+        "2022-03-01": ("correlated_region_degraded", True),
+        "2022-04-01": ("correlated_table_errors", True),
+        "2022-05-01": ("correlated_bucket_errors", False),
+    }
+    labels = dict(zip(w["begin"].dt.strftime("%Y-%m-%d"), w["label"], strict=True))
+    assert labels["2022-06-01"] == labels["2022-07-01"] == ""
+    assert labels["2022-08-01"] == "az_outage"
+    table = fit.build_table(feed, pd.DataFrame(columns=["provider", "region", "start_date"]))
+    row = table.set_index("class").loc["correlated_table_errors"]
+    assert row["events"] == 1.0 and row["full_share"] == 0.0
+    assert table.set_index("class").loc["correlated_bucket_errors", "full_share"] == 1.0

@@ -29,21 +29,33 @@ from sim.ensemble.sweep import run_row
 from sim.ensemble.sweepfile import run_key
 
 from .compose import Design, Incident, Outcome
-from .outcomes import CAP_S, RECOVERY_S, WARMUP_S, _faults, extend, light, offered_rate
+from .outcomes import (
+    CAP_S,
+    DEFAULT_CAPS,
+    RECOVERY_S,
+    WARMUP_S,
+    Caps,
+    _faults,
+    extend,
+    light,
+    offered_rate,
+)
 
 QUANTUM_S = 30.0
 JOINT_SEED = 7  # one seed for every joint window: the key is the scenario
 
 
-def joint_scenario(base: dict, group: Sequence[Incident]) -> tuple[dict, float, float, list]:
+def joint_scenario(
+    base: dict, group: Sequence[Incident], cap_s: float = CAP_S
+) -> tuple[dict, float, float, list]:
     """(scenario, simulated end of the last fault, true end of the group, the parts of incidents
     before the window as (incident, seconds)). The window opens at most CAP_S before the last
     incident starts: an earlier incident enters it already under way."""
     sc = copy.deepcopy(base)
     regions = list(sc["topology"]["regions"])
     t_last = max(i.start_s for i in group)
-    w0 = max(min(i.start_s for i in group), t_last - CAP_S)
-    horizon = (t_last - w0) + CAP_S
+    w0 = max(min(i.start_s for i in group), t_last - cap_s)
+    horizon = (t_last - w0) + cap_s
     faults, sim_end, before = [], WARMUP_S, []
     for i in sorted(group, key=lambda i: (i.start_s, i.cls, i.region)):
         pre = max(0.0, w0 - i.start_s)
@@ -64,8 +76,15 @@ def joint_scenario(base: dict, group: Sequence[Incident]) -> tuple[dict, float, 
 class SimulatedJoint:
     """A JointHook backed by joint simulator runs (module doc)."""
 
-    def __init__(self, bases: dict[str, dict], engine: Engine, cache: Path | None = None):
+    def __init__(
+        self,
+        bases: dict[str, dict],
+        engine: Engine,
+        cache: Path | None = None,
+        caps: Caps = DEFAULT_CAPS,
+    ):
         self.bases = bases  # design name -> resolved scenario (reference workload)
+        self.caps = caps
         self.engine = engine
         self.cache = cache
         self.collecting = True
@@ -79,7 +98,7 @@ class SimulatedJoint:
     def _prepare(self, design: Design, group: Sequence[Incident]):
         base = self.bases[design.name]
         lite = light(base)
-        sc, sim_end, true_end, before = joint_scenario(lite, group)
+        sc, sim_end, true_end, before = joint_scenario(lite, group, self.caps.cap_s)
         key = run_key(sc, JOINT_SEED, __version__)
         return sc, sim_end, true_end, before, key, offered_rate(base) / offered_rate(lite)
 
@@ -90,7 +109,9 @@ class SimulatedJoint:
                 self.pending[key] = Task(f"joint-{key}", run_row, (sc, JOINT_SEED))
             return Outcome()
         row = self.rows[key]
-        o = extend(row, sim_end - WARMUP_S, true_end - WARMUP_S, sim_end, scale)
+        o = extend(
+            row, sim_end - WARMUP_S, true_end - WARMUP_S, sim_end, scale, self.caps.rebuild_s
+        )
         out = [o["downtime_s"], o["failed_records"], o["lost_acked"], o["sla_error_s"]]
         for i, pre in before:  # the part before the window: the incident's own outcome, pro rata
             f = pre / i.duration_s if i.duration_s > 0 else 0.0

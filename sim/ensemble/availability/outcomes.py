@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,10 +55,23 @@ REBUILD_S = 7 * 86400.0
 #: Light workload: records/s per producer in incident windows (ESTIMATE: enough to keep several
 #: requests outstanding at every instant at linger 25 ms, checked against the reference load).
 LIGHT_RECORDS_PER_S = 5.0
-OUTCOME_COLUMNS = (
-    "design", "cls", "draw", "duration_s", "downtime_s", "failed_records", "lost_acked",
-    "sla_error_s", "run_key",
-)  # fmt: skip
+#: What a run leaves in the cache: the run's own figures (before any extension, so that CAP_S and
+#: REBUILD_S can change without re-running what they do not touch).
+RAW = ("unavailability.total_s", "records.failed", "records.lost_acked", "unavailability.windows",
+       "records.sent", "sim_duration_s")  # fmt: skip
+OUTCOME_COLUMNS = ("design", "cls", "draw", "run_key", *RAW)
+
+
+@dataclass(frozen=True)
+class Caps:
+    """The two estimates the extension of long incidents rests on (module doc); the sensitivity
+    script (benchmarks/availability_sensitivity.py) varies them."""
+
+    cap_s: float = CAP_S
+    rebuild_s: float = REBUILD_S
+
+
+DEFAULT_CAPS = Caps()
 
 
 #: Classes whose incident hits every region of the cluster (staggered by CORRELATED_GAP_S): global
@@ -123,13 +137,13 @@ def _faults(
     return out
 
 
-def cap_s(cls: str, base: dict) -> float:
+def cap_s(cls: str, base: dict, cap: float = CAP_S) -> float:
     """The longest incident of `cls` simulated for the design `base`: CAP_S, except for a bad
     deployment, whose faults keep changing until the rollout has reached every zone of every
     region (the bad-deploy fault's default step and bake), so it is simulated until then plus
     CAP_S; a longer one is extended from there."""
     if cls != "bad_deployment":
-        return CAP_S
+        return cap
     from sim.faults.kinds import BadDeploy
 
     step = float(BadDeploy.model_fields["step"].default)
@@ -137,7 +151,7 @@ def cap_s(cls: str, base: dict) -> float:
     zones = int(base["topology"]["zones_per_region"])
     regions = len(base["topology"]["regions"])
     rollout = (regions - 1) * ((zones - 1) * step + bake) + (zones - 1) * step
-    return rollout + CAP_S
+    return rollout + cap
 
 
 def light(base: dict) -> dict:
@@ -193,7 +207,14 @@ def offered_rate(sc: dict) -> float:
     )
 
 
-def extend(row: dict, sim_d: float, true_d: float, t_heal: float, rate_scale: float) -> dict:
+def extend(
+    row: dict,
+    sim_d: float,
+    true_d: float,
+    t_heal: float,
+    rate_scale: float,
+    rebuild_s: float = REBUILD_S,
+) -> dict:
     """One run's outcome for an incident of `true_d` from a run that simulated `sim_d` (module
     doc): downtime, failed records (at the design's rate), lost acked, SLA error seconds."""
     down = float(row["unavailability.total_s"])
@@ -206,7 +227,7 @@ def extend(row: dict, sim_d: float, true_d: float, t_heal: float, rate_scale: fl
     per_s = sent / span if span > 0 else 0.0
     still_down = bool(windows) and windows[-1][1] >= t_heal - 1.0
     if true_d > sim_d and still_down:
-        extra = (REBUILD_S if math.isinf(true_d) else true_d) - sim_d
+        extra = (rebuild_s if math.isinf(true_d) else true_d) - sim_d
         down += extra
         failed += extra * per_s
     sla = failed / per_s if per_s > 0 else down
@@ -227,13 +248,19 @@ def build_outcomes(
     engine: Engine,
     cache: Path | None = None,
     progress=None,
+    caps: Caps = DEFAULT_CAPS,
 ) -> dict[str, OutcomeSample]:
-    """Every class's OutcomeSample for one design (module doc). Rows found in `cache` (same design,
-    class, draw and run key) are reused; the new ones are appended to it."""
+    """Every class's OutcomeSample for one design (module doc). Runs found in `cache` (same design,
+    class, draw and run key) are reused; the new ones are appended to it. The cache holds each
+    run's own figures; the extension to the incident's true length is applied here."""
     done = pd.DataFrame(columns=list(OUTCOME_COLUMNS))
     if cache is not None and cache.exists():
         done = pd.read_parquet(cache)
-    have = {(r.design, r.cls, int(r.draw), r.run_key): r for r in done.itertuples(index=False)}
+        if not set(OUTCOME_COLUMNS) <= set(done.columns):  # an older layout: start afresh
+            done = pd.DataFrame(columns=list(OUTCOME_COLUMNS))
+    have = {
+        (r[0], r[1], int(r[2]), r[3]) for r in done[["design", "cls", "draw", "run_key"]].values
+    }
     lite = light(base)
     scale = offered_rate(base) / offered_rate(lite)
     plan, tasks = [], []
@@ -242,7 +269,7 @@ def build_outcomes(
         rng = np.random.default_rng(stream_seed(seed, f"availability.outcomes.{c.name}"))
         true_d = _durations(c, n_per_class, rng)
         rates = c.error_rates(n_per_class)
-        cap = cap_s(c.name, base)
+        cap = cap_s(c.name, base, caps.cap_s)
         for i, d in enumerate(true_d):
             sim_d = float(min(d, cap))
             # run i starts on region i mod n: the sample mixes the regions as the composer's
@@ -255,19 +282,19 @@ def build_outcomes(
             plan.append((c.name, i, float(d), sim_d, key))
             if (design, c.name, i, key) not in have and all(t.key != f"avail-{key}" for t in tasks):
                 tasks.append(Task(f"avail-{key}", run_row, (sc, s)))
-    rows_by_key = {}
+    new = []
     for n_done, (task, res, err) in enumerate(engine.run(tasks), 1):
         if err or res is None or res.get("status") != "ok":
             raise RuntimeError(f"incident run {task.key} failed:\n{err or res.get('error')}")
-        rows_by_key[task.key[len("avail-") :]] = res
+        key = task.key[len("avail-") :]
+        raw = {k: res[k] for k in RAW}
+        if not isinstance(raw["unavailability.windows"], str):
+            raw["unavailability.windows"] = json.dumps(raw["unavailability.windows"])
+        for cls, i, _, _, k in plan:
+            if k == key and (design, cls, i, k) not in have:
+                new.append({"design": design, "cls": cls, "draw": i, "run_key": key, **raw})
         if progress:
             progress(f"{design}: incident runs {n_done}/{len(tasks)}")
-    new = []
-    for cls, i, d, sim_d, key in plan:
-        if (design, cls, i, key) in have:
-            continue
-        o = extend(rows_by_key[key], sim_d, d, WARMUP_S + sim_d, scale)
-        new.append({"design": design, "cls": cls, "draw": i, "duration_s": d, **o, "run_key": key})
     if new:
         done = (
             pd.concat([done, pd.DataFrame(new)], ignore_index=True)
@@ -278,21 +305,21 @@ def build_outcomes(
             tmp = cache.with_suffix(".parquet.tmp")
             done.to_parquet(tmp, index=False)
             tmp.replace(cache)
-    mine = done[done["design"] == design]
-    keys = {(cls, i, key) for cls, i, _, _, key in plan}
+    mine = done[done["design"] == design].drop_duplicates(["cls", "draw", "run_key"])
+    rows = {(r["cls"], int(r["draw"]), r["run_key"]): r for r in mine.to_dict("records")}
+    by_cls: dict[str, list] = {c.name: [] for c in model.classes}
+    for cls, i, d, sim_d, key in plan:
+        o = extend(rows[(cls, i, key)], sim_d, d, WARMUP_S + sim_d, scale, caps.rebuild_s)
+        by_cls[cls].append((o, d))
     out = {}
     for c in model.classes:
-        sel = mine[mine["cls"] == c.name]
-        sel = sel[
-            [(c.name, int(i), k) in keys for i, k in zip(sel["draw"], sel["run_key"], strict=True)]
-        ]
-        sel = sel.sort_values("draw")
+        got = by_cls[c.name]
         out[c.name] = OutcomeSample(
-            sel["downtime_s"].to_numpy(float),
-            sel["failed_records"].to_numpy(float),
-            sel["lost_acked"].to_numpy(float),
-            sel["sla_error_s"].to_numpy(float),
-            np.minimum(sel["duration_s"].to_numpy(float), REBUILD_S),
-            c.error_rates(n_per_class)[sel["draw"].to_numpy(int)],
+            np.array([o["downtime_s"] for o, _ in got]),
+            np.array([o["failed_records"] for o, _ in got]),
+            np.array([o["lost_acked"] for o, _ in got]),
+            np.array([o["sla_error_s"] for o, _ in got]),
+            np.minimum(np.array([d for _, d in got]), caps.rebuild_s),
+            c.error_rates(n_per_class),
         )
     return out
