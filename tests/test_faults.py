@@ -248,6 +248,11 @@ def test_bad_deploy_undetected_reaches_every_region():
                                   detect_after=None)]}, 90)  # fmt: skip
     text = " ".join(res.events["text"])
     assert all(z in text for z in ("us-east-2c", "us-east-1a", "us-west-2c"))
+    # once every zone of the lease holder's region (us-east-1, the second in the rollout: its
+    # last zone at 5 + 20 + 10 = 35 s) runs the bad build, its control plane fails every commit
+    # while it still renews the lease: nothing commits until the end of the run
+    windows = res.summary["unavailability"]["windows"]
+    assert windows and 34 <= windows[-1][0] < 40 and windows[-1][1] > 89
 
 
 def test_clock_skew_ahead_takes_the_lease_early_and_fencing_holds():
