@@ -14,12 +14,14 @@ Two choices keep incident windows cheap, both checked:
   and table timings, at LIGHT_RECORDS_PER_S records/s per producer instead of the design's rate;
   tests/test_availability_outcomes.py shows its downtime matches the reference workload's within
   their confidence intervals. Failed records are scaled back to the design's rate.
-- the simulated incident is at most CAP_S long. An incident lasting d > CAP_S whose run is still
-  unavailable when the simulated incident ends (its last unavailability window reaches the heal
-  minus 1 s) is taken to stay down until it heals: its downtime and failed records grow by
-  (d - CAP_S) at the run's own rates. A run that had recovered before the cap (a failover) keeps its
-  outcome: the rest of the incident costs nothing more. Region loss (data destroyed, d = inf) is
-  rebuilt in REBUILD_S (ESTIMATE) when the design cannot fail over.
+- the simulated incident is at most CAP_S long (a bad deployment: until its rollout has reached
+  every zone, plus CAP_S). An incident lasting d > CAP_S goes on as the second half of its
+  simulated part went: its downtime grows by (d - CAP_S) times the share of that second half
+  covered by unavailability windows, and its failed records by as many seconds of the offered
+  rate. A run still down at the cap stays down until the incident heals; one that had failed
+  over costs nothing more; one with short intermittent windows (a partial incident) costs the
+  same share of the rest. Region loss (data destroyed, d = inf) lasts REBUILD_S (ESTIMATE) when
+  the design cannot fail over.
 """
 
 from __future__ import annotations
@@ -207,6 +209,14 @@ def offered_rate(sc: dict) -> float:
     )
 
 
+def down_share(windows: list, t0: float, t1: float) -> float:
+    """The share of [t0, t1] covered by unavailability windows."""
+    if t1 <= t0:
+        return 0.0
+    got = sum(max(0.0, min(b, t1) - max(a, t0)) for a, b in windows)
+    return min(1.0, got / (t1 - t0))
+
+
 def extend(
     row: dict,
     sim_d: float,
@@ -225,11 +235,11 @@ def extend(
     sent = float(row["records.sent"]) * rate_scale
     span = float(row["sim_duration_s"])
     per_s = sent / span if span > 0 else 0.0
-    still_down = bool(windows) and windows[-1][1] >= t_heal - 1.0
-    if true_d > sim_d and still_down:
+    if true_d > sim_d:
         extra = (rebuild_s if math.isinf(true_d) else true_d) - sim_d
-        down += extra
-        failed += extra * per_s
+        f = down_share(windows, t_heal - sim_d / 2, t_heal)
+        down += extra * f
+        failed += extra * per_s * f
     sla = failed / per_s if per_s > 0 else down
     return {"downtime_s": down, "failed_records": failed, "lost_acked": lost, "sla_error_s": sla}
 
