@@ -76,3 +76,7 @@ def test_long_incidents_go_on_as_the_second_half_of_their_simulated_part():
     flaky = [[t, t + 3.0] for t in range(160, 310, 30)]  # 10% of the second half
     got = extend(row(flaky), sim_d, true_d, heal, 1.0)["downtime_s"]
     assert got == pytest.approx(15.0 + 0.1 * 3000.0)
+    # records (failed and lost acked) at the light load are scaled back to the design's rate
+    lossy = dict(row([[10.0, 20.0]]), **{"records.lost_acked": 5, "records.failed": 7})
+    o = extend(lossy, sim_d, true_d, heal, 200.0)
+    assert o["lost_acked"] == 1000.0 and o["failed_records"] == 1400.0

@@ -13,7 +13,10 @@ Two choices keep incident windows cheap, both checked:
 - the light workload (`light`): the same producers, agents, linger, batch timeout, lease, detector
   and table timings, at LIGHT_RECORDS_PER_S records/s per producer instead of the design's rate;
   tests/test_availability_outcomes.py shows its downtime matches the reference workload's within
-  their confidence intervals. Failed records are scaled back to the design's rate.
+  their confidence intervals. Failed and lost acknowledged records are scaled back to the
+  design's rate (both grow with the records offered: a replication lag's worth, an outage's
+  worth). For a single-region design that loses its region, the records lost are those acked in
+  the window's warm-up and incident, not the region's whole history: a lower bound.
 - the simulated incident is at most CAP_S long (a bad deployment: until its rollout has reached
   every zone, plus CAP_S). An incident lasting d > CAP_S goes on as the second half of its
   simulated part went: its downtime grows by (d - CAP_S) times the share of that second half
@@ -229,7 +232,7 @@ def extend(
     doc): downtime, failed records (at the design's rate), lost acked, SLA error seconds."""
     down = float(row["unavailability.total_s"])
     failed = float(row["records.failed"]) * rate_scale
-    lost = float(row["records.lost_acked"])
+    lost = float(row["records.lost_acked"]) * rate_scale  # lost records scale with the rate
     windows = row.get("unavailability.windows") or "[]"
     windows = json.loads(windows) if isinstance(windows, str) else windows
     sent = float(row["records.sent"]) * rate_scale
