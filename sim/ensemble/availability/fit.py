@@ -690,7 +690,7 @@ def build_table(feed: pd.DataFrame | None = None, hand: pd.DataFrame | None = No
                 events,
                 WINDOW_YEARS,
                 _durations(b) if len(b) else [],
-                True,
+                full > 0.0,
                 f"FIT: feed bursts 2022-24 (rows starting within 120 s merged, Ford et al. OSDI "
                 f"2010) touching >= 2 regions or global, SERVICE_OUTAGE or SERVICE_DISRUPTION, "
                 f"relevant product, of this family and severity; each weighted by the chance it "
@@ -699,7 +699,10 @@ def build_table(feed: pd.DataFrame | None = None, hand: pd.DataFrame | None = No
                 FEED_SOURCE + "; Ford et al., OSDI 2010",
                 f"{thin}: {len(b)} bursts ({int(b['global'].sum()) if len(b) else 0} global), "
                 f"events = expected hits on a 3-region cluster (fractional: the Gamma update is "
-                f"approximate). Bursts: {listed or 'none'}. Partial = SERVICE_DISRUPTION or "
+                f"approximate). Joint (overlaps simulated together) only if some of its "
+                f"incidents are full: a partial one leaves every service answering most "
+                f"requests, and its overlaps are summed. Bursts: {listed or 'none'}. Partial = "
+                f"SERVICE_DISRUPTION or "
                 f"partial wording; a partial one fails {PARTIAL_ERROR_RATE:g} of requests "
                 "(ESTIMATE, range 0.1-0.5). Split of the former correlated_multi_region class "
                 f"(20 bursts, all templated as two regions down); {n_dropped} multi-region bursts "
