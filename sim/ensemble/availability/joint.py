@@ -40,9 +40,11 @@ from sim.ensemble.sweepfile import run_key
 from .compose import Design, Incident, Outcome
 from .outcomes import (
     CAP_S,
+    DEFAULT_CAPS,
     FLUSH_S,
     RECOVERY_S,
     WARMUP_S,
+    Caps,
     _faults,
     extend,
     light,
@@ -53,15 +55,17 @@ QUANTUM_S = 30.0
 JOINT_SEED = 7  # one seed for every joint window: the key is the scenario
 
 
-def joint_scenario(base: dict, group: Sequence[Incident]) -> tuple[dict, float, float, list]:
+def joint_scenario(
+    base: dict, group: Sequence[Incident], cap_s: float = CAP_S
+) -> tuple[dict, float, float, list]:
     """(scenario, simulated end of the last fault, true end of the group, the parts of incidents
     before the window as (incident, seconds)). The window opens at most CAP_S before the last
     incident starts: an earlier incident enters it already under way."""
     sc = copy.deepcopy(base)
     regions = list(sc["topology"]["regions"])
     t_last = max(i.start_s for i in group)
-    w0 = max(min(i.start_s for i in group), t_last - CAP_S)
-    horizon = (t_last - w0) + CAP_S
+    w0 = max(min(i.start_s for i in group), t_last - cap_s)
+    horizon = (t_last - w0) + cap_s
     faults, sim_end, before = [], WARMUP_S, []
     for i in sorted(group, key=lambda i: (i.start_s, i.cls, i.region)):
         pre = max(0.0, w0 - i.start_s)
@@ -73,7 +77,7 @@ def joint_scenario(base: dict, group: Sequence[Incident]) -> tuple[dict, float, 
             before.append((i, pre))
         off = round(max(0.0, i.start_s - w0) / QUANTUM_S) * QUANTUM_S
         d = max(QUANTUM_S, round(min(left, horizon - off) / QUANTUM_S) * QUANTUM_S)
-        faults += _faults(i.cls, regions, WARMUP_S + off, d, max(i.region, 0))
+        faults += _faults(i.cls, regions, WARMUP_S + off, d, max(i.region, 0), i.error_rate)
         sim_end = max(sim_end, WARMUP_S + off + d)
     sc["faults"] = merge_faults(faults)
     sc.setdefault("run", {})["duration"] = sim_end + RECOVERY_S
@@ -105,8 +109,15 @@ def merge_faults(faults: list[dict]) -> list[dict]:
 class SimulatedJoint:
     """A JointHook backed by joint simulator runs (module doc)."""
 
-    def __init__(self, bases: dict[str, dict], engine: Engine, cache: Path | None = None):
+    def __init__(
+        self,
+        bases: dict[str, dict],
+        engine: Engine,
+        cache: Path | None = None,
+        caps: Caps = DEFAULT_CAPS,
+    ):
         self.bases = bases  # design name -> resolved scenario (reference workload)
+        self.caps = caps
         self.engine = engine
         self.cache = cache
         self.collecting = True
@@ -120,7 +131,7 @@ class SimulatedJoint:
     def _prepare(self, design: Design, group: Sequence[Incident]):
         base = self.bases[design.name]
         lite = light(base)
-        sc, sim_end, true_end, before = joint_scenario(lite, group)
+        sc, sim_end, true_end, before = joint_scenario(lite, group, self.caps.cap_s)
         key = run_key(sc, JOINT_SEED, __version__)
         return sc, sim_end, true_end, before, key, offered_rate(base) / offered_rate(lite)
 
@@ -131,7 +142,9 @@ class SimulatedJoint:
                 self.pending[key] = Task(f"joint-{key}", run_row, (sc, JOINT_SEED))
             return Outcome()
         row = self.rows[key]
-        o = extend(row, sim_end - WARMUP_S, true_end - WARMUP_S, sim_end, scale)
+        o = extend(
+            row, sim_end - WARMUP_S, true_end - WARMUP_S, sim_end, scale, self.caps.rebuild_s
+        )
         out = [o["downtime_s"], o["failed_records"], o["lost_acked"], o["sla_error_s"]]
         for i, pre in before:  # the part before the window: the incident's own outcome, pro rata
             f = pre / i.duration_s if i.duration_s > 0 else 0.0
