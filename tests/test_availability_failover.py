@@ -32,7 +32,9 @@ def test_a_longer_lease_raises_the_downtime_and_the_26s_breaches(tmp_path):
                          engine=InProcess(), years=2, runs_per_class=2,
                          timings={("control_plane", "lease_duration"): (2.0, 20.0)})  # fmt: skip
     short, long_ = doc["rows"]
-    assert long_["mean_downtime_s"] > short["mean_downtime_s"] + 5 * 4  # >= 4 incidents a month
+    # incident windows cycle the cluster's regions, so about a third of the outages hit the
+    # leader's region and stall for the lease: at least 10 s more a month at 20 s than at 2 s
+    assert long_["mean_downtime_s"] > short["mean_downtime_s"] + 10
     assert long_["p26"] > short["p26"] and short["lo"] < short["p26"] < short["hi"]
     saved = json.loads((tmp_path / "av" / "failover.json").read_text())
     assert [r["value_s"] for r in saved["rows"]] == [2.0, 20.0]

@@ -56,7 +56,7 @@ from sim.ensemble.engine import Engine, Task
 from sim.ensemble.sweep import run_row
 from sim.ensemble.sweepfile import run_key
 
-from .compose import Design, History, Incident, draw_history, evaluate
+from .compose import Design, History, Incident, _error_rate, draw_history, evaluate
 from .incidents import IncidentModel
 from .outcomes import RECOVERY_S, WARMUP_S, _faults, light
 
@@ -75,6 +75,7 @@ class MonthIncident:
     start_s: float
     duration_s: float
     grouped: bool = False  # simulated with others by the composer (an overlap group)
+    error_rate: float = 1.0  # the outcome row's error rate (partial incidents)
 
 
 @dataclass
@@ -150,7 +151,8 @@ def month_incidents(model: IncidentModel, design: Design, h: History, month: int
         sample = design.outcomes[ic.name]
         idx = min(int(u * len(sample)), len(sample) - 1)
         d = sample.duration_s[idx] if sample.duration_s is not None else ic.durations(z)
-        out.append(MonthIncident(ic.name, int(r), float(s), float(d)))
+        rate = _error_rate(sample, idx)
+        out.append(MonthIncident(ic.name, int(r), float(s), float(d), error_rate=rate))
     return sorted(out, key=lambda i: (i.start_s, i.cls, i.region))
 
 
@@ -180,7 +182,7 @@ def month_scenario(base: dict, incidents: Sequence[MonthIncident], margin_s: flo
     faults = []
     for i, t in zip(incidents, starts, strict=True):
         r = max(i.region, 0) if (regions == "history" or i.grouped) else 0
-        faults += _faults(i.cls, names, t, max(i.duration_s, 1.0), r)
+        faults += _faults(i.cls, names, t, max(i.duration_s, 1.0), r, i.error_rate)
     sc["faults"] = faults
     span = sim_end + max(RECOVERY_S, margin_s or 0.0)
     sc.setdefault("run", {})["duration"] = span
@@ -277,6 +279,7 @@ def validate(
                         i.start_s,
                         i.duration_s,
                         (d.name, i.cls, i.region, i.start_s) in seen,
+                        i.error_rate,
                     )  # fmt: skip
                     for i in month_incidents(model, d, hs[r], m)
                 ]
