@@ -52,9 +52,9 @@ RECOVERY_S = 20.0
 CORRELATED_GAP_S = 60.0  # second region hit within Ford et al.'s 120 s
 #: Longest incident simulated; longer ones are extended at the run's own rates (module doc).
 #: ESTIMATE: 5 minutes covers the failover timings of the shipped designs (lease 5 s, table
-#: failover and detector windows of seconds to a minute) with room to spare. Not yet shown across
-#: a range of caps (benchmarks/availability_sensitivity.py) and checked by the whole-month
-#: validation (`sim availability --validate`).
+#: failover and detector windows of seconds to a minute) with room to spare. Shown across
+#: 120-900 s by benchmarks/availability_sensitivity.py (with REBUILD_S across 1-30 days),
+#: and checked by the whole-month validation (`sim availability --validate`).
 CAP_S = 300.0
 #: ESTIMATE: rebuilding a single-region cluster whose region is destroyed, in another region
 #: (provisioning, restore of the metadata from backups): one week.
