@@ -294,7 +294,7 @@ def cmd_fuzz(a: argparse.Namespace) -> int:
     from sim.scenario.schema import MUTANTS
 
     problems = []
-    if a.runs < 1:
+    if a.runs is not None and a.runs < 1:
         problems.append(f"--runs: expected a whole number of at least 1, got {a.runs}")
     if a.mutant is not None and a.mutant not in MUTANTS:
         problems.append(f"--mutant {a.mutant}: expected one of {', '.join(MUTANTS)}")
@@ -571,7 +571,7 @@ def cmd_availability(a: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         bad = True
-    if a.runs < 1:
+    if a.runs is not None and a.runs < 1:
         print(f"--runs: expected a whole number of at least 1, got {a.runs}", file=sys.stderr)
         bad = True
     if a.workers is not None and a.workers < 0:
@@ -582,6 +582,16 @@ def cmd_availability(a: argparse.Namespace) -> int:
         for p in problems:
             print(p, file=sys.stderr)
         bad = bad or bool(problems)
+    if a.validate is not None and a.validate < 1:
+        print(f"--validate: expected a whole number of at least 1, got {a.validate}",
+              file=sys.stderr)  # fmt: skip
+        bad = True
+    if a.repeats < 1:
+        print(f"--repeats: expected a whole number of at least 1, got {a.repeats}", file=sys.stderr)
+        bad = True
+    if a.failover_sweep and (len(a.scenarios) != 1 or a.validate is not None):
+        print("--failover-sweep: expected one scenario and no --validate", file=sys.stderr)
+        bad = True
     if bad:
         return EXIT_BAD_INPUT
     try:
@@ -593,11 +603,16 @@ def cmd_availability(a: argparse.Namespace) -> int:
 
     progress = _progress(a.quiet)
 
+    if a.validate is not None:
+        return _validate(a, scenarios, model, seed, progress)
+    if a.failover_sweep:
+        return _failover_sweep(a, scenarios, model, seed, progress)
+    runs = 12 if a.runs is None else a.runs
     try:
         with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
             doc = run_study(
                 scenarios, model, Path(a.out), years=a.years, seed=seed, engine=engine,
-                runs_per_class=a.runs, progress=progress,
+                runs_per_class=runs, progress=progress,
             )  # fmt: skip
     except KeyboardInterrupt:
         raise Interrupted("interrupted: availability.json not written") from None
@@ -610,6 +625,57 @@ def cmd_availability(a: argparse.Namespace) -> int:
     print(format_table(doc))
     print("")
     print(f"results   {Path(a.out) / 'availability.json'}")
+    return 0
+
+
+def _validate(a, scenarios, model, seed, progress) -> int:
+    """`sim availability --validate N`: whole months simulated directly against the composer."""
+    from pathlib import Path
+
+    from sim.ensemble.availability import validate as v
+
+    kw = {"repeats": a.repeats, "regions": a.regions, "checks": a.checks}
+    kw["margin_s"] = v.MARGIN_S if a.margin is None else a.margin
+    kw["max_span_s"] = v.MAX_SPAN_S if a.max_span is None else a.max_span
+    try:
+        with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
+            rep = v.validate_study(
+                scenarios, model, Path(a.out), n=a.validate, years=a.years, seed=seed,
+                engine=engine, runs_per_class=12 if a.runs is None else a.runs,
+                progress=progress, **kw,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: validate.json not written") from None
+    except _EngineError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(v.format_report(rep))
+    print("")
+    print(f"results   {Path(a.out) / 'validate.json'}")
+    return 0
+
+
+def _failover_sweep(a, scenarios, model, seed, progress) -> int:
+    """`sim availability SCENARIO --failover-sweep`: P(month > 26 s) against the timings."""
+    from pathlib import Path
+
+    from sim.ensemble.availability import failover as fo
+
+    ((name, base),) = scenarios.items()
+    try:
+        with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
+            doc = fo.failover_sweep(
+                name, base, model, Path(a.out), engine=engine, years=a.years, seed=seed,
+                runs_per_class=fo.RUNS if a.runs is None else a.runs, progress=progress,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: failover.json not written") from None
+    except _EngineError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(fo.format_sweep(doc))
+    print("")
+    print(f"results   {Path(a.out) / 'failover.json'}, {Path(a.out) / doc['plot']}")
     return 0
 
 
@@ -927,8 +993,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     av.add_argument("--seed", type=int, default=None, help="root seed (default 1)")
     av.add_argument(
-        "--runs", type=int, default=12, help="incident windows per class and design (default 12)"
+        "--runs",
+        type=int,
+        default=None,
+        help="incident windows per class and design (default 12; --failover-sweep: 4 per setting)",
     )
+    av.add_argument(
+        "--failover-sweep",
+        action="store_true",
+        help="instead of the study: P(month > 26 s) of one design against its failover timings "
+        "(lease, table failover, detector window); writes failover.json and p26_vs_failover.png",
+    )
+    av.add_argument(
+        "--validate",
+        type=int,
+        default=None,
+        metavar="N",
+        help="instead of the study: simulate N of its months per design whole, each in one run "
+        "with all its incidents, and compare with the composed figure (writes validate.json)",
+    )
+    av.add_argument("--repeats", type=int, default=1,
+                    help="--validate: seeds per month (default 1)")  # fmt: skip
+    av.add_argument(
+        "--regions",
+        choices=["history", "composed"],
+        default="history",
+        help="--validate: incidents on the history's regions (default), or where the composer's "
+        "windows put them",
+    )
+    av.add_argument("--margin", type=float, default=None, metavar="S",
+                    help="--validate: quiet time kept between incidents (default 120 s)")  # fmt: skip
+    av.add_argument("--max-span", type=float, default=None, metavar="S",
+                    help="--validate: longest compressed month run (default 7200 s)")  # fmt: skip
+    av.add_argument("--checks", type=int, default=2,
+                    help="--validate: months rerun with a wider margin or uncut (default 2)")  # fmt: skip
     av.add_argument("--quiet", action="store_true", help="no progress")
     _engine_args(av)
     av.set_defaults(fn=cmd_availability)

@@ -1,5 +1,7 @@
 """Incident windows from the simulator (issue 11, step 1)."""
 
+import pytest
+
 from sim.ensemble.availability.outcomes import collect, incident_scenario, outcome_tasks
 from sim.ensemble.engine import InProcess
 from sim.run.checks import unavailability_windows
@@ -55,3 +57,26 @@ def test_multi_region_outage_downtime_unchanged_by_the_client_side_measure():
     got = res.summary["unavailability"]
     assert 5.0 < got["total_s"] < 30.0  # a failover stall, not the whole outage
     assert got["total_s"] == round(sum(b - a for a, b in before), 6)
+
+
+def test_long_incidents_go_on_as_the_second_half_of_their_simulated_part():
+    """Extension past the cap: down at the cap -> down to the end; failed over -> nothing more;
+    intermittent windows (a partial incident) -> the same share of the rest, not all of it."""
+    from sim.ensemble.availability.outcomes import extend
+
+    def row(windows):
+        total = sum(b - a for a, b in windows)
+        return {"unavailability.total_s": total, "records.failed": 0, "records.lost_acked": 0,
+                "unavailability.windows": windows, "records.sent": 3300, "sim_duration_s": 330}  # fmt: skip
+
+    heal, sim_d, true_d = 310.0, 300.0, 3300.0
+    down = extend(row([[10.0, 310.0]]), sim_d, true_d, heal, 1.0)
+    assert down["downtime_s"] == 3300.0 and down["failed_records"] == 3000.0 * 10
+    assert extend(row([[10.0, 20.0]]), sim_d, true_d, heal, 1.0)["downtime_s"] == 10.0
+    flaky = [[t, t + 3.0] for t in range(160, 310, 30)]  # 10% of the second half
+    got = extend(row(flaky), sim_d, true_d, heal, 1.0)["downtime_s"]
+    assert got == pytest.approx(15.0 + 0.1 * 3000.0)
+    # records (failed and lost acked) at the light load are scaled back to the design's rate
+    lossy = dict(row([[10.0, 20.0]]), **{"records.lost_acked": 5, "records.failed": 7})
+    o = extend(lossy, sim_d, true_d, heal, 200.0)
+    assert o["lost_acked"] == 1000.0 and o["failed_records"] == 1400.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.ensemble.availability import fit
@@ -12,6 +13,7 @@ from sim.ensemble.availability.compose import (
     MONTH_S,
     MONTH_YEARS,
     Design,
+    Outcome,
     OutcomeSample,
     compose,
 )
@@ -23,6 +25,22 @@ from sim.ensemble.availability.stats import (
     p_hits_at_least,
     rate_posterior,
 )
+
+
+def _quorum_hook(design, group):
+    """A test hook (not physics): the group's own outcomes summed, plus the time a majority of
+    the regions is hit at once counted as downtime. It makes overlaps matter, so the composer's
+    importance sampling can be checked against plain Monte Carlo."""
+    total = [sum(getattr(i.outcome, k) for i in group) for k in
+             ("downtime_s", "failed_records", "lost_acked", "sla_error_s")]  # fmt: skip
+    majority = design.n_regions // 2 + 1
+    edges = sorted({t for i in group for t in (i.start_s, min(i.end_s, MONTH_S))})
+    extra = 0.0
+    for a, b in zip(edges, edges[1:], strict=False):
+        mid = 0.5 * (a + b)
+        hit = {i.region for i in group if i.region >= 0 and i.start_s <= mid < i.end_s}
+        extra += (b - a) if len(hit) >= majority else 0.0
+    return Outcome(total[0] + extra, total[1], total[2], total[3] + extra)
 
 
 def _const(downtime=0.0, lost=0.0, failed=0.0, duration=None):
@@ -68,9 +86,11 @@ def test_shipped_incident_table_is_regenerated_by_the_fit():
     """sim/data/incidents.csv is what the fitting script produces from the copied raw data."""
     assert fit.main(["--check"]) == 0
     model = load_incidents()
-    for name in ("region_outage", "region_loss", "metadata_table_errors", "object_storage_errors",
-                 "control_plane_crashloop", "az_outage", "slow_table", "slow_bucket",
-                 "bad_deployment", "correlated_multi_region"):  # fmt: skip
+    for name in ("region_outage", "region_degraded", "region_loss", "metadata_table_errors",
+                 "object_storage_errors", "control_plane_crashloop", "az_outage", "slow_table",
+                 "slow_bucket", "bad_deployment", "correlated_region_outage",
+                 "correlated_region_degraded", "correlated_table_errors",
+                 "correlated_bucket_errors", "correlated_slow_bucket"):  # fmt: skip
         c = model[name]
         lo, hi = c.posterior.interval()
         assert 0 <= lo < c.rate_mean < hi
@@ -96,7 +116,9 @@ def test_region_destroyed_with_data_loss_reports_lost_records_per_year():
     lossy = Design("async", 3, {"region_loss": _const(30.0, lost=5000.0),
                                 "region_outage": _const(10.0)})  # fmt: skip
     safe = Design("quorum", 3, {"region_loss": _const(30.0), "region_outage": _const(10.0)})
-    res = compose(model, [lossy, safe], rate_draws=20, months_per_draw=120, seed=5)
+    res = compose(
+        model, [lossy, safe], rate_draws=20, months_per_draw=120, seed=5, joint=_quorum_hook
+    )
     lost = res["async"].summary()["lost_acked_per_year"]
     expected = 5000.0 * 3 * model["region_loss"].rate_mean
     assert lost["estimate"] > 0
@@ -110,6 +132,7 @@ def test_importance_sampled_overlaps_agree_with_plain_monte_carlo():
     model = IncidentModel((_cls("region_outage", 4.0, median_s=48 * 3600.0, sigma=0.3),))
     design = Design("multi", 3, {"region_outage": _const(10.0)})
     kw = dict(rate_draws=2, seed=7)
+    kw["joint"] = _quorum_hook
     plain = compose(model, [design], months_per_draw=6000, overlap="plain", **kw)["multi"]
     isamp = compose(model, [design], months_per_draw=1000, **kw)["multi"]
     p, q = plain.summary(), isamp.summary()
@@ -205,3 +228,61 @@ def test_package_does_not_load_the_model_or_the_runner():
         "sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def _feed(rows):
+    """A synthetic status feed in the scraped format (fit.load_feed's input)."""
+    import io
+
+    head = "id,begin_utc,end_utc,duration_min,severity,status_impact,service_name,products,locations,summary\n"
+    body = "".join(
+        f'{i},{t},{t},{d},high,{imp},x,{prod},{loc},"{text}"\n'
+        for i, (t, d, imp, prod, loc, text) in enumerate(rows)
+    )
+    return fit.load_feed(io.StringIO(head + body))
+
+
+def test_correlated_bursts_go_to_the_class_of_the_product_that_failed():
+    """Multi-region bursts are split by what failed: the network -> two regions out (full) or
+    degraded (partial), the table -> table errors, storage -> bucket errors; management-only and
+    few-project ones are dropped, a burst flagged global but naming one zone is one place."""
+    regions = [f"us-r{i}1" for i in range(40)]
+    many = ";".join(regions[:30])
+    rows = [
+        ("2022-02-01T00:00:00Z", 30, "SERVICE_OUTAGE", "Google Cloud Networking", many,
+         "Cloud Networking faced severe packet loss"),
+        ("2022-03-01T00:00:00Z", 40, "SERVICE_DISRUPTION", "Google Cloud Networking", many,
+         "We experienced Google Cloud Networking issues."),
+        ("2022-04-01T00:00:00Z", 50, "SERVICE_OUTAGE", "Cloud Spanner", "global",
+         "Some Cloud Spanner customers see errors in several regions"),
+        ("2022-05-01T00:00:00Z", 60, "SERVICE_OUTAGE", "Google Cloud Storage", many,
+         "Google Cloud Storage unavailable in several regions"),
+        ("2022-06-01T00:00:00Z", 70, "SERVICE_OUTAGE", "Google Compute Engine", many,
+         "Customers are unable to create/edit GCE instances"),
+        ("2022-07-01T00:00:00Z", 80, "SERVICE_OUTAGE", "Cloud Spanner", many,
+         "This issue is believed to be affecting a very small number of projects"),
+        ("2022-08-01T00:00:00Z", 90, "SERVICE_OUTAGE",
+         "Google Compute Engine;Persistent Disk;Google Cloud Networking", "global;us-r11",
+         "Multiple product outage in us-r11-b"),
+        ("2023-01-01T00:00:00Z", 10, "SERVICE_OUTAGE", "Google Compute Engine", "us-r391",
+         "nothing"),
+        ("2024-01-01T00:00:00Z", 10, "SERVICE_OUTAGE", "Google Compute Engine", "us-r381",
+         "nothing"),
+    ]  # fmt: skip
+    feed = _feed(rows)
+    w = fit.classify(feed)
+    b = fit.correlated_bursts(w, fit.fleet_by_year(feed))
+    got = dict(zip(b["date"], zip(b["cls"], b["partial"], strict=True), strict=True))
+    assert got == {
+        "2022-02-01": ("correlated_region_outage", False),
+        "2022-03-01": ("correlated_region_degraded", True),
+        "2022-04-01": ("correlated_table_errors", True),
+        "2022-05-01": ("correlated_bucket_errors", False),
+    }
+    labels = dict(zip(w["begin"].dt.strftime("%Y-%m-%d"), w["label"], strict=True))
+    assert labels["2022-06-01"] == labels["2022-07-01"] == ""
+    assert labels["2022-08-01"] == "az_outage"
+    table = fit.build_table(feed, pd.DataFrame(columns=["provider", "region", "start_date"]))
+    row = table.set_index("class").loc["correlated_table_errors"]
+    assert row["events"] == 1.0 and row["full_share"] == 0.0
+    assert table.set_index("class").loc["correlated_bucket_errors", "full_share"] == 1.0

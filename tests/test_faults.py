@@ -131,6 +131,20 @@ def test_table_errors_in_leader_region_move_leadership():
     assert any(r != "us-east-1" and 30 <= t <= 90 for t, r in timeline)
 
 
+def test_table_failing_every_operation_at_the_table_leader_stalls_only_for_the_failover():
+    """The table leader's replica fails every operation for a minute: the table's health checking
+    moves its leader after leader_failover, as for a replica that is down, so commits stall for
+    about 10 s, not for the whole fault (MRSC keeps serving from the other regions)."""
+    res = run_small(
+        {"faults": [F(kind="table-errors", target="us-east-1", at=30, duration=60, rate=1.0)]}, 100
+    )
+    s = res.summary
+    assert s["metadata"]["table_leader_changes"][-1][1] != "us-east-1"
+    ((a, b),) = s["unavailability"]["windows"]
+    assert 30 <= a < 32 and 8 < b - a < 15  # table.leader_failover = 10 s (+ the renewal loop)
+    assert s["rpo"]["lost_acked_records"] == 0
+
+
 def test_table_unavailable_in_leader_region_moves_leadership():
     """The leader region's table replica unavailable: lease and table leadership move elsewhere."""
     res = run_small(
@@ -234,6 +248,11 @@ def test_bad_deploy_undetected_reaches_every_region():
                                   detect_after=None)]}, 90)  # fmt: skip
     text = " ".join(res.events["text"])
     assert all(z in text for z in ("us-east-2c", "us-east-1a", "us-west-2c"))
+    # once every zone of the lease holder's region (us-east-1, the second in the rollout: its
+    # last zone at 5 + 20 + 10 = 35 s) runs the bad build, its control plane fails every commit
+    # while it still renews the lease: nothing commits until the end of the run
+    windows = res.summary["unavailability"]["windows"]
+    assert windows and 34 <= windows[-1][0] < 40 and windows[-1][1] > 89
 
 
 def test_clock_skew_ahead_takes_the_lease_early_and_fencing_holds():

@@ -364,7 +364,13 @@ class BadDeploy(_Fault):
                 return
             region, zone, n_zones, wait = steps[i]
             sel = Select(Part.CONTROL_PLANE, region)
-            applied.append(s.fail_fraction(sel, self.error_rate / n_zones))
+            # k of the region's n zones bad: a share k/n of its instances fails error_rate of its
+            # requests. Error rates compose as 1 - prod(1 - r), so the k-th zone adds the rate
+            # that takes the region from (k-1)/n to k/n of error_rate (all of it at k = n).
+            k = sum(1 for st in steps[: i + 1] if st[0] == region)
+            before, after = self.error_rate * (k - 1) / n_zones, self.error_rate * k / n_zones
+            step_rate = 1.0 if before >= 1.0 else (after - before) / (1.0 - before)
+            applied.append(s.fail_fraction(sel, step_rate))
             s.note("deploy", f"bad build reaches {zone}")
             if i == len(steps) - 1:
                 return

@@ -44,6 +44,12 @@ from sim.model.component import INF, Component
 from sim.model.network import Network
 
 TABLE_KINDS = ("mrsc", "spanner", "single-region", "eventual")
+#: A leader replica failing at least this fraction of operations is treated by the table's own
+#: health checking as failed: after ``leader_failover`` the table elects a leader elsewhere, as it
+#: does for a replica that is down. ESTIMATE (no published figure): a replica that fails most of
+#: its operations cannot keep up its part in the replication quorum either. Below it, the errors
+#: stay with the leader and reach every region's operations (see ``_error_rate``).
+LEADER_FAILING_ERROR_RATE = 0.5
 
 
 @dataclass
@@ -502,7 +508,7 @@ class MetadataTable:
             yield env.timeout(1.0)
             rep = self.replicas[self.leader_region]
             role = self.leader_roles[self.leader_region]
-            if rep.is_up and role.is_up and self._leader_has_quorum():
+            if self._serves(rep) and role.is_up and self._leader_has_quorum():
                 down_since = None
                 continue
             if down_since is None:
@@ -513,7 +519,7 @@ class MetadataTable:
                     for r in self.regions
                     if r != self.leader_region
                     and r != self.witness
-                    and self.replicas[r].is_up
+                    and self._serves(self.replicas[r])
                     and self.leader_roles[r].is_up
                     and any(
                         o != r and self.replicas[o].is_up and self.net.path_ok(r, o)
@@ -527,6 +533,11 @@ class MetadataTable:
                     if self.on_leader_change is not None:
                         self.on_leader_change(env.now, new)
                     down_since = None
+
+    @staticmethod
+    def _serves(rep: TableReplica) -> bool:
+        """Up, and not failing most operations (``LEADER_FAILING_ERROR_RATE``)."""
+        return rep.is_up and rep.error_rate < LEADER_FAILING_ERROR_RATE
 
     def _leader_has_quorum(self) -> bool:
         """Whether the internal leader can reach a majority of the replicas (itself included)."""

@@ -21,7 +21,6 @@ from .compose import (
     Outcome,
     OutcomeSample,
     compose,
-    quorum_overlap,
 )
 from .incidents import IncidentClass, IncidentModel, load_incidents
 from .summary import summarise
@@ -39,6 +38,5 @@ __all__ = [
     "OutcomeSample",
     "compose",
     "load_incidents",
-    "quorum_overlap",
     "summarise",
 ]

@@ -9,7 +9,9 @@ Outcomes come from data, not from a formula: per design and class an `OutcomeSam
 incidents (downtime, failed and lost acknowledged records). A month's figures are the sums over its
 incidents, except for incidents of `joint` classes that overlap in time (two regions down at once,
 the case that breaks a 2-of-3 quorum): those are handed together to a `JointHook` that returns one
-outcome for the group (later: a joint simulator run; for now `quorum_overlap`, a stand-in).
+outcome for the group: `joint.SimulatedJoint`, which simulates the group's incidents together (no
+formula stands in for it: without a hook, `joint=None`, overlapping incidents are summed and no
+month goes to the importance-sampled stratum).
 
 Overlaps are rare, so months are stratified. Stratum S holds the months with an overlap group or an
 incident of a rare joint class; its part of every figure is estimated by importance sampling from
@@ -67,7 +69,9 @@ class OutcomeSample:
       error rate times 300 s (the S3 SLA's measure). Defaults to `downtime_s`, which it equals when
       every request in a window fails and none outside it does;
     - `duration_s` (optional): the incident length each run simulated, used to find overlaps;
-      without it durations are drawn from the class's lognormal.
+      without it durations are drawn from the class's lognormal;
+    - `error_rate` (optional): the error rate each run's faults had (1.0 for a full incident,
+      below for a partial one), handed with the incident to the joint hook.
     """
 
     downtime_s: np.ndarray
@@ -75,10 +79,12 @@ class OutcomeSample:
     lost_acked: np.ndarray
     sla_error_s: np.ndarray | None = None
     duration_s: np.ndarray | None = None
+    error_rate: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.downtime_s)
-        for name in ("downtime_s", "failed_records", "lost_acked", "sla_error_s", "duration_s"):
+        for name in ("downtime_s", "failed_records", "lost_acked", "sla_error_s", "duration_s",
+                     "error_rate"):  # fmt: skip
             value = getattr(self, name)
             if value is None:
                 continue
@@ -131,6 +137,7 @@ class Incident:
     start_s: float
     duration_s: float
     outcome: Outcome
+    error_rate: float = 1.0
 
     @property
     def end_s(self) -> float:
@@ -141,38 +148,8 @@ class Incident:
 JointHook = Callable[[Design, Sequence[Incident]], Outcome]
 
 
-def quorum_overlap(design: Design, group: Sequence[Incident]) -> Outcome:
-    """Stand-in for a joint simulation: the sum of the incidents' own outcomes, plus, for a cluster
-    of three or more regions with a majority quorum, the time during which a majority of regions is
-    hit at once by region-scope incidents counted as downtime (no quorum of buckets or table
-    replicas: nothing is acked), with the records sent meanwhile failed. Cluster-scope incidents do
-    not count towards that majority: their own outcome already covers every region they hit. Data
-    loss is not invented here: only the joint simulation can tell."""
-    total = Outcome(
-        sum(i.outcome.downtime_s for i in group),
-        sum(i.outcome.failed_records for i in group),
-        sum(i.outcome.lost_acked for i in group),
-        sum(i.outcome.sla_error_s for i in group),
-    )
-    if design.n_regions < 3:
-        return total
-    majority = design.n_regions // 2 + 1
-    edges = sorted({t for i in group for t in (i.start_s, min(i.end_s, MONTH_S))})
-    lost_quorum = 0.0
-    for a, b in zip(edges, edges[1:], strict=False):
-        mid = 0.5 * (a + b)
-        hit = set()
-        for i in group:
-            if i.region >= 0 and i.start_s <= mid < i.end_s:
-                hit.add(i.region)
-        if len(hit) >= majority:
-            lost_quorum += b - a
-    return Outcome(
-        total.downtime_s + lost_quorum,
-        total.failed_records + lost_quorum * design.records_per_s,
-        total.lost_acked,
-        total.sla_error_s + lost_quorum,
-    )
+def _error_rate(sample: OutcomeSample, i: int) -> float:
+    return 1.0 if sample.error_rate is None else float(sample.error_rate[i])
 
 
 @dataclass
@@ -294,6 +271,7 @@ def evaluate(
                     float(start[i]),
                     float(dur[i]),
                     design.outcomes[model.classes[cls[i]].name].outcome(int(row[i])),
+                    _error_rate(design.outcomes[model.classes[cls[i]].name], int(row[i])),
                 )
                 for i in members
             ]
@@ -395,7 +373,7 @@ def compose(
     is_months_per_draw: int | None = None,
     seed: int = 0,
     overlap: str = "is",
-    joint: JointHook | None = quorum_overlap,
+    joint: JointHook | None = None,
     rates: np.ndarray | None = None,
     max_regions: int | None = None,
 ) -> dict[str, Composition]:

@@ -41,6 +41,8 @@ class IncidentClass:
     duration_sigma: float
     joint: bool = False
     durations_s: tuple[float, ...] = ()
+    full_share: float = 1.0
+    partial_error_rate: float = 1.0
     basis: str = ""
     source: str = ""
     notes: str = ""
@@ -65,6 +67,16 @@ class IncidentClass:
         if self.gamma_shape == 0:
             return np.zeros(size)
         return rng.gamma(self.gamma_shape, 1.0 / self.gamma_rate, size)
+
+    def error_rates(self, n: int) -> np.ndarray:
+        """The error rate of each of `n` simulated incidents: the class's mix of full (1.0) and
+        partial (`partial_error_rate`) incidents, stratified: the first round(full_share * n)
+        are full, the others partial (at least one of each kind when the share is strictly
+        between 0 and 1 and n >= 2)."""
+        k = int(round(self.full_share * n))
+        if n >= 2 and 0.0 < self.full_share < 1.0:
+            k = min(max(k, 1), n - 1)
+        return np.where(np.arange(n) < k, 1.0, self.partial_error_rate)
 
     def durations(self, z: np.ndarray) -> np.ndarray:
         """Durations (s) from standard normal draws `z`: lognormal(median, sigma)."""
@@ -119,6 +131,12 @@ def _durations(cell: str) -> tuple[float, ...]:
     return tuple(float(x) * 60.0 for x in str(cell).split(";") if x.strip())
 
 
+def _num(row: dict, key: str, default: float) -> float:
+    """A numeric cell, `default` when the column is absent or empty (older tables)."""
+    value = row.get(key, "")
+    return default if str(value).strip() == "" else float(value)
+
+
 def load_incidents(path: str | Path | None = None) -> IncidentModel:
     """Read an incident table (the package's own by default)."""
     table = pd.read_csv(path or default_path(), keep_default_na=False)
@@ -135,6 +153,8 @@ def load_incidents(path: str | Path | None = None) -> IncidentModel:
                 duration_sigma=float(row["duration_sigma"]),
                 joint=joint if isinstance(joint, bool) else str(joint).lower() == "true",
                 durations_s=_durations(row["durations_min"]),
+                full_share=_num(row, "full_share", 1.0),
+                partial_error_rate=_num(row, "partial_error_rate", 1.0),
                 basis=row["basis"],
                 source=row["source"],
                 notes=row["notes"],

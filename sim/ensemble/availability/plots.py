@@ -1,5 +1,5 @@
 """Plots of an availability study, from its saved files only (availability.json, months.parquet,
-and failover.json when benchmarks/availability_failover.py wrote one)."""
+and failover.json when `sim availability --failover-sweep` wrote one)."""
 
 from __future__ import annotations
 
@@ -65,19 +65,30 @@ def by_class(folder: Path) -> str:
 
 
 def failover(folder: Path) -> str | None:
-    """P(month > 26 s) against the failover timings (failover.json from the failover sweep)."""
+    """P(month > 26 s) against the failover timings (failover.json from `sim availability
+    --failover-sweep`): one line per timing, the design's own value marked."""
     path = folder / "failover.json"
     if not path.exists():
         return None
-    rows = json.loads(path.read_text())["rows"]
-    fig = Figure(figsize=(8, 4))
+    doc = json.loads(path.read_text())
+    fig = Figure(figsize=(8, 4.5))
     ax = fig.add_subplot()
-    for setting, grp in pd.DataFrame(rows).groupby("setting", sort=False):
-        ax.errorbar(grp["value_s"], grp["p26"], yerr=[grp["p26"] - grp["lo"], grp["hi"] - grp["p26"]],
-                    marker="o", capsize=3, label=setting)  # fmt: skip
-    ax.set_xlabel("setting (s)")
+    for setting, grp in pd.DataFrame(doc["rows"]).groupby("setting", sort=False):
+        grp = grp.sort_values("value_s")
+        err = [grp["p26"] - grp["lo"], grp["hi"] - grp["p26"]]
+        line = ax.errorbar(grp["value_s"], grp["p26"], yerr=err, marker="o", capsize=3,
+                           label=setting)  # fmt: skip
+        own = grp[grp["default"]]
+        ax.plot(own["value_s"], own["p26"], marker="o", ms=12, mfc="none", ls="",
+                color=line[0].get_color())  # fmt: skip
+    ax.set_xlabel("timing (s); open circle: the design's own value")
     ax.set_ylabel("P(month downtime > 26 s)")
-    ax.set_title("Breaching 99.999% against failover timings (95% CI, simulation noise)")
+    ax.set_title(
+        f"{doc.get('design', '')}: breaching 99.999% against the failover timings\n"
+        f"(95% CI from simulation noise; {doc.get('years', 0):,.0f} years per setting, "
+        "common incident histories)",
+        fontsize=10,
+    )
     ax.legend(fontsize=8)
     return _save(fig, folder / "p26_vs_failover.png")
 

@@ -21,7 +21,7 @@ import pandas as pd
 from .compose import MONTH_S, Design, compose
 from .incidents import IncidentModel
 from .joint import SimulatedJoint
-from .outcomes import build_outcomes, offered_rate
+from .outcomes import DEFAULT_CAPS, Caps, build_outcomes, offered_rate
 
 #: Outer draws of the rates (rate uncertainty). ESTIMATE: 40 draws put the 2.5/97.5 percentiles
 #: of the per-draw means at the 1st/39th order statistics.
@@ -48,6 +48,7 @@ def run_study(
     engine=None,
     runs_per_class: int = RUNS_PER_CLASS,
     progress=None,
+    caps: Caps = DEFAULT_CAPS,
 ) -> dict:
     """Compose every design of `scenarios` (name -> resolved scenario) on the same histories."""
     t0 = time.perf_counter()
@@ -55,10 +56,18 @@ def run_study(
     designs = []
     for name, base in scenarios.items():
         samples = build_outcomes(
-            name, base, model, runs_per_class, seed, engine, out / "outcomes.parquet", progress
+            name,
+            base,
+            model,
+            runs_per_class,
+            seed,
+            engine,
+            out / "outcomes.parquet",
+            progress,
+            caps,
         )
         designs.append(Design(name, len(base["topology"]["regions"]), samples, offered_rate(base)))
-    hook = SimulatedJoint(scenarios, engine, out / "joint.parquet")
+    hook = SimulatedJoint(scenarios, engine, out / "joint.parquet", caps)
     r, m = plan_months(years)
     kw = dict(rate_draws=r, months_per_draw=m, seed=seed, joint=hook)
     compose(model, designs, **kw)  # first pass: collect the overlap groups
@@ -97,7 +106,8 @@ def run_study(
     months = months[months["weight"] > 0]
     _atomic(out / "months.parquet", lambda p: months.to_parquet(p, index=False))
     doc = {"designs": result, "years": comps[next(iter(comps))].years, "seed": seed,
-           "wall_time_s": round(wall, 3), "month_s": MONTH_S}  # fmt: skip
+           "wall_time_s": round(wall, 3), "month_s": MONTH_S,
+           "caps": {"cap_s": caps.cap_s, "rebuild_s": caps.rebuild_s}}  # fmt: skip
     _atomic(out / "availability.json", lambda p: p.write_text(strict_json(doc)))
     return doc
 
