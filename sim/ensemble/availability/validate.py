@@ -25,12 +25,12 @@ MARGIN_S is an ESTIMATE (several times the slowest recovery timer of the shipped
 20 s latency EWMA, the 10 s handover hold and soft-failure window); `check_margin` reruns months
 with a wider margin, or uncompressed between their first and last incident where that fits.
 
-Regions. The composer runs each class's isolated windows on the first region (the table leader and
-the preferred leader of the shipped designs) and uses those outcomes whatever region an incident
-hits; a direct month hits the region of the history. `regions="composed"` places isolated
-incidents on the first region as the composer does (checking the composition itself: caps,
-extension, overlaps); `regions="history"` (default) checks the whole estimate, region mapping
-included.
+Regions. The composer's isolated windows cycle the cluster's regions (outcome row i runs on region
+i mod n, `outcomes.build_outcomes`), and an incident takes the outcome of the row its uniform
+number picks, whatever region the history gave it; a direct month hits the region of the history.
+`regions="composed"` places each isolated incident on its outcome row's region, as the composer
+does (checking the composition itself: caps, extension, overlaps); `regions="history"` (default)
+checks the whole estimate, region mapping included.
 
 Comparison: per month, composed and direct downtime (with `repeats` > 1, the direct mean and its
 95% t interval over seeds) and lost acknowledged records; over the sample, each mean with its 95% t
@@ -76,6 +76,7 @@ class MonthIncident:
     duration_s: float
     grouped: bool = False  # simulated with others by the composer (an overlap group)
     error_rate: float = 1.0  # the outcome row's error rate (partial incidents)
+    row: int = 0  # the outcome row the composer picked (its window ran on region row mod n)
 
 
 @dataclass
@@ -152,7 +153,7 @@ def month_incidents(model: IncidentModel, design: Design, h: History, month: int
         idx = min(int(u * len(sample)), len(sample) - 1)
         d = sample.duration_s[idx] if sample.duration_s is not None else ic.durations(z)
         rate = _error_rate(sample, idx)
-        out.append(MonthIncident(ic.name, int(r), float(s), float(d), error_rate=rate))
+        out.append(MonthIncident(ic.name, int(r), float(s), float(d), error_rate=rate, row=idx))
     return sorted(out, key=lambda i: (i.start_s, i.cls, i.region))
 
 
@@ -181,7 +182,7 @@ def month_scenario(base: dict, incidents: Sequence[MonthIncident], margin_s: flo
     starts, sim_end = layout(incidents, margin_s)
     faults = []
     for i, t in zip(incidents, starts, strict=True):
-        r = max(i.region, 0) if (regions == "history" or i.grouped) else 0
+        r = max(i.region, 0) if (regions == "history" or i.grouped) else i.row % len(names)
         faults += _faults(i.cls, names, t, max(i.duration_s, 1.0), r, i.error_rate)
     sc["faults"] = faults
     span = sim_end + max(RECOVERY_S, margin_s or 0.0)
@@ -280,6 +281,7 @@ def validate(
                         i.duration_s,
                         (d.name, i.cls, i.region, i.start_s) in seen,
                         i.error_rate,
+                        i.row,
                     )  # fmt: skip
                     for i in month_incidents(model, d, hs[r], m)
                 ]
