@@ -546,7 +546,7 @@ def cmd_availability(a: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sim.ensemble.availability import load_incidents
-    from sim.ensemble.availability.study import format_table, run_study
+    from sim.ensemble.availability.study import RUNS_PER_CLASS, format_table, run_study
 
     bad = False
     scenarios = {}
@@ -607,17 +607,12 @@ def cmd_availability(a: argparse.Namespace) -> int:
         return _validate(a, scenarios, model, seed, progress)
     if a.failover_sweep:
         return _failover_sweep(a, scenarios, model, seed, progress)
-    runs = 12 if a.runs is None else a.runs
-    try:
-        with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
-            doc = run_study(
-                scenarios, model, Path(a.out), years=a.years, seed=seed, engine=engine,
-                runs_per_class=runs, progress=progress,
-            )  # fmt: skip
-    except KeyboardInterrupt:
-        raise Interrupted("interrupted: availability.json not written") from None
-    except _EngineError as e:
-        print(str(e), file=sys.stderr)
+    runs = RUNS_PER_CLASS if a.runs is None else a.runs
+    doc = _on_engine(a, "availability.json", lambda engine: run_study(
+        scenarios, model, Path(a.out), years=a.years, seed=seed, engine=engine,
+        runs_per_class=runs, progress=progress,
+    ))  # fmt: skip
+    if doc is None:
         return EXIT_BAD_INPUT
     from sim.ensemble.availability.plots import render
 
@@ -633,21 +628,17 @@ def _validate(a, scenarios, model, seed, progress) -> int:
     from pathlib import Path
 
     from sim.ensemble.availability import validate as v
+    from sim.ensemble.availability.study import RUNS_PER_CLASS
 
     kw = {"repeats": a.repeats, "regions": a.regions, "checks": a.checks}
     kw["margin_s"] = v.MARGIN_S if a.margin is None else a.margin
     kw["max_span_s"] = v.MAX_SPAN_S if a.max_span is None else a.max_span
-    try:
-        with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
-            rep = v.validate_study(
-                scenarios, model, Path(a.out), n=a.validate, years=a.years, seed=seed,
-                engine=engine, runs_per_class=12 if a.runs is None else a.runs,
-                progress=progress, **kw,
-            )  # fmt: skip
-    except KeyboardInterrupt:
-        raise Interrupted("interrupted: validate.json not written") from None
-    except _EngineError as e:
-        print(str(e), file=sys.stderr)
+    runs = RUNS_PER_CLASS if a.runs is None else a.runs
+    rep = _on_engine(a, "validate.json", lambda engine: v.validate_study(
+        scenarios, model, Path(a.out), n=a.validate, years=a.years, seed=seed, engine=engine,
+        runs_per_class=runs, progress=progress, **kw,
+    ))  # fmt: skip
+    if rep is None:
         return EXIT_BAD_INPUT
     print(v.format_report(rep))
     print("")
@@ -662,16 +653,11 @@ def _failover_sweep(a, scenarios, model, seed, progress) -> int:
     from sim.ensemble.availability import failover as fo
 
     ((name, base),) = scenarios.items()
-    try:
-        with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
-            doc = fo.failover_sweep(
-                name, base, model, Path(a.out), engine=engine, years=a.years, seed=seed,
-                runs_per_class=fo.RUNS if a.runs is None else a.runs, progress=progress,
-            )  # fmt: skip
-    except KeyboardInterrupt:
-        raise Interrupted("interrupted: failover.json not written") from None
-    except _EngineError as e:
-        print(str(e), file=sys.stderr)
+    doc = _on_engine(a, "failover.json", lambda engine: fo.failover_sweep(
+        name, base, model, Path(a.out), engine=engine, years=a.years, seed=seed,
+        runs_per_class=fo.RUNS if a.runs is None else a.runs, progress=progress,
+    ))  # fmt: skip
+    if doc is None:
         return EXIT_BAD_INPUT
     print(fo.format_sweep(doc))
     print("")
@@ -681,6 +667,19 @@ def _failover_sweep(a, scenarios, model, seed, progress) -> int:
 
 class _EngineError(Exception):
     """The engine could not start (no scheduler at the address, ...): one clean line."""
+
+
+def _on_engine(a, written: str, work):
+    """`work(engine)` on the engine of --workers/--scheduler. Ctrl-C ends with one line saying
+    `written` was not written; an engine that cannot start prints its line and gives None."""
+    try:
+        with _open_engine(a.workers, a.scheduler, quiet=a.quiet) as engine:
+            return work(engine)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {written} not written") from None
+    except _EngineError as e:
+        print(str(e), file=sys.stderr)
+        return None
 
 
 def _progress(quiet: bool):
