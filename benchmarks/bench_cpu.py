@@ -19,26 +19,12 @@ import sys
 import time
 from pathlib import Path
 
-import simpy
+from bench_reference import bare_simpy_events_per_s
 
 from sim.run.runner import run
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def bare_cpu_events_per_s(n: int = 200_000) -> float:
-    """Events per CPU second of a SimPy process that only yields timeouts."""
-
-    def loop(env):
-        while True:
-            yield env.timeout(0.001)
-
-    env = simpy.Environment()
-    env.process(loop(env))
-    t = time.process_time()
-    env.run(until=n * 0.001)
-    return n / (time.process_time() - t)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     cpus = []
     for _ in range(max(1, a.repeat)):
         gc.collect()
-        bare = bare_cpu_events_per_s()
+        bare = bare_simpy_events_per_s(200_000, clock=time.process_time)
         mark = {}
 
         def at_end(_t, mark=mark):

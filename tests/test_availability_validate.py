@@ -53,6 +53,17 @@ def test_validated_months_are_the_composers_months(tmp_path):
         np.testing.assert_array_equal(down, comp.draws[r].values["downtime_s"][months])
 
 
+def _single_region_months(tmp_path, cls_median_min, n, max_span_s):
+    """The validated months of single-region under a one-class model: `cls_median_min` is the
+    class and its median duration in minutes (12 a region-year, sigma 0.05)."""
+    cls, median = cls_median_min
+    model = _model(tmp_path, [[cls, "region", "12", "1", median, "0.05", "", "False", "t", "", ""]])
+    base = load_scenario("scenarios/single-region.yaml").model_dump(mode="json")
+    rep = validate_study({"single-region": base}, model, tmp_path / "av", n=n, years=1, seed=1,
+                         engine=InProcess(), runs_per_class=1, max_span_s=max_span_s)  # fmt: skip
+    return rep["designs"]["single-region"]["months"]
+
+
 def test_layout_cuts_only_quiet_stretches():
     inc = [MonthIncident("a", 0, 1000.0, 100.0), MonthIncident("b", 0, 1150.0, 50.0),
            MonthIncident("c", 1, 90000.0, 10.0)]  # fmt: skip
@@ -68,15 +79,9 @@ def test_layout_cuts_only_quiet_stretches():
 def test_a_whole_month_simulated_directly_agrees_with_the_composed_figure(tmp_path):
     # one region outage of ~8 minutes a month on a single region: longer than the simulated cap,
     # so the composed figure rests on outcomes.extend carrying it to its true end
-    model = _model(tmp_path, [
-        ["region_outage", "region", "12", "1", "8", "0.05", "", "False", "t", "", ""],
-    ])  # fmt: skip
-    base = load_scenario("scenarios/single-region.yaml").model_dump(mode="json")
-    rep = validate_study({"single-region": base}, model, tmp_path / "av", n=2, years=1, seed=1,
-                         engine=InProcess(), runs_per_class=1, max_span_s=1200)  # fmt: skip
-    d = rep["designs"]["single-region"]
-    assert len(d["months"]) == 2
-    for m in d["months"]:
+    months = _single_region_months(tmp_path, ["region_outage", "8"], n=2, max_span_s=1200)
+    assert len(months) == 2
+    for m in months:
         assert all(i["duration_s"] > CAP_S for i in m["incidents"])
         direct = m["direct_downtime_s"][0]
         assert direct > CAP_S  # the whole outage, simulated uncapped
@@ -86,13 +91,8 @@ def test_a_whole_month_simulated_directly_agrees_with_the_composed_figure(tmp_pa
 def test_an_intermittent_incident_past_the_cap_keeps_its_rate(tmp_path):
     # a crash-looping control plane for ~15 min: down on and off all along, not only in the
     # simulated first 5 minutes (outcomes.extend's second-half rate)
-    model = _model(tmp_path, [
-        ["control_plane_crashloop", "region", "12", "1", "15", "0.05", "", "False", "t", "", ""],
-    ])  # fmt: skip
-    base = load_scenario("scenarios/single-region.yaml").model_dump(mode="json")
-    rep = validate_study({"single-region": base}, model, tmp_path / "av", n=1, years=1, seed=1,
-                         engine=InProcess(), runs_per_class=1, max_span_s=3000)  # fmt: skip
-    (m,) = rep["designs"]["single-region"]["months"]
+    (m,) = _single_region_months(tmp_path, ["control_plane_crashloop", "15"], n=1,
+                                 max_span_s=3000)  # fmt: skip
     direct = m["direct_downtime_s"][0]
     assert direct > 300  # intermittent downtime for the whole quarter hour
     assert abs(direct - m["composed_downtime_s"]) <= 0.05 * direct, m
