@@ -252,7 +252,8 @@ def cmd_run(a: argparse.Namespace) -> int:
 
         seed = draw_root_seed()  # drawn here so that even a failed run records it
     try:
-        res = run(sc, seed, progress=progress, prices=prices)
+        # a long run writes its tables as it goes, next to the run folder they move into
+        res = run(sc, seed, progress=progress, prices=prices, spill_dir=Path(a.out) / sc.name)
     except Exception:
         if bar is not None:
             bar.close()

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from sim.ledger.history import History
+from sim.ledger.tables import Spool, Table
+from sim.ledger.window import Column
 
 # request status codes (NEVER_SENT: drawn ahead for a producer that was down, or past a rate
 # change; such rows are dropped from the request table; FAILED_BLOCKED: send() found the
@@ -70,20 +72,22 @@ class RequestColumns:
     }
 
     def __init__(self, capacity: int = 1 << 16):
-        self.cap = capacity
-        self.cols = {k: np.full(capacity, fill, dtype=dt) for k, (dt, fill) in self.COLS.items()}
+        self._c = {k: Column(dt, fill, capacity) for k, (dt, fill) in self.COLS.items()}
+        self.cols = {k: c.arr for k, c in self._c.items()}
+        self._filled = min(c.filled for c in self._c.values())
         self.n = 0
-        self.wire_answer_s = np.full(capacity, np.inf)
+        self.base = 0  # rows below were written to the requests table (and given back)
+        self._wire = Column(np.float64, np.inf, capacity)
+        self.wire_answer_s = self._wire.arr
         self.n_wire = 0
+        self.wire_base = 0  # wire ids below were given back
 
     def reserve_wires(self, k: int) -> None:
         """Room for ``k`` more wire requests (ids ``n_wire`` on, unanswered); the caller moves
         ``n_wire`` past the ones it uses."""
         end = self.n_wire + k
-        if end > len(self.wire_answer_s):
-            grown = np.full(max(end, 2 * len(self.wire_answer_s)), np.inf)
-            grown[: self.n_wire] = self.wire_answer_s[: self.n_wire]
-            self.wire_answer_s = grown
+        if end > self._wire.filled:
+            self.wire_answer_s = self._wire.ensure(end)
 
     def answered(self, ids: np.ndarray, t) -> None:
         """The producers of batches ``ids`` heard an answer at ``t`` (an acknowledgement or an
@@ -98,14 +102,9 @@ class RequestColumns:
         a[w] = np.minimum(a[w], t)
 
     def _grow(self, need: int) -> None:
-        cap = self.cap
-        while cap < need:
-            cap *= 2
-        for k, (dt, fill) in self.COLS.items():
-            b = np.full(cap, fill, dtype=dt)
-            b[: self.n] = self.cols[k][: self.n]
-            self.cols[k] = b
-        self.cap = cap
+        for k, c in self._c.items():
+            self.cols[k] = c.ensure(need)
+        self._filled = min(c.filled for c in self._c.values())
 
     def add(
         self, producer: int, send_s: np.ndarray, n_records: np.ndarray, size: int, region_idx: int
@@ -113,7 +112,7 @@ class RequestColumns:
         """Register new requests of one producer (in one region); return their ids."""
         start = self.n
         end = start + len(send_s)
-        if end > self.cap:
+        if end > self._filled:
             self._grow(end)
         c = self.cols
         c["producer"][start:end] = producer
@@ -130,6 +129,15 @@ class RequestColumns:
     def release(self) -> None:
         """Drop the columns once the run's tables are built (the ledger is done)."""
         self.cols = {}
+        self._c = {}
+
+    def free_below(self, row: int, wire: int) -> None:
+        """Rows below ``row`` and wires below ``wire`` are settled and written: give them back."""
+        for c in self._c.values():
+            c.release(row)
+        self.base = row
+        self._wire.release(wire)
+        self.wire_base = wire
 
 
 class AttemptColumns:
@@ -143,23 +151,20 @@ class AttemptColumns:
     }
 
     def __init__(self, capacity: int = 1 << 16):
-        self.cap = capacity
-        self.cols = {k: np.empty(capacity, dtype=dt) for k, dt in self.COLS.items()}
+        self._c = {k: Column(dt, 0, capacity) for k, dt in self.COLS.items()}
+        self.cols = {k: c.arr for k, c in self._c.items()}
+        self._filled = min(c.filled for c in self._c.values())
         self.n = 0
+        self.base = 0  # rows below were written to the attempts table (and given back)
 
     def add(self, ids: np.ndarray, arrive: np.ndarray, attempt: np.ndarray, file_id: int) -> None:
         """Append the attempts carried by one file."""
         start = self.n
         end = start + len(ids)
-        if end > self.cap:
-            cap = self.cap
-            while cap < end:
-                cap *= 2
-            for k, dt in self.COLS.items():
-                b = np.empty(cap, dtype=dt)
-                b[:start] = self.cols[k][:start]
-                self.cols[k] = b
-            self.cap = cap
+        if end > self._filled:
+            for k, col in self._c.items():
+                self.cols[k] = col.ensure(end)
+            self._filled = min(col.filled for col in self._c.values())
         c = self.cols
         c["request_id"][start:end] = ids
         c["arrive_s"][start:end] = arrive
@@ -170,6 +175,18 @@ class AttemptColumns:
     def release(self) -> None:
         """Drop the columns once the run's tables are built (the ledger is done)."""
         self.cols = {}
+        self._c = {}
+
+    def free_below(self, row: int) -> None:
+        """Rows below ``row`` are written to the attempts table: give them back."""
+        for c in self._c.values():
+            c.release(row)
+        self.base = row
+
+    def frame(self, lo: int = 0, hi: int | None = None) -> pd.DataFrame:
+        """Rows [lo, hi) as a DataFrame."""
+        hi = self.n if hi is None else hi
+        return pd.DataFrame({k: self.cols[k][lo:hi].copy() for k in self.COLS})
 
 
 class FileColumns:
@@ -187,17 +204,17 @@ class FileColumns:
 
     def __init__(self, n_buckets: int, capacity: int = 1 << 14):
         self.nb = n_buckets
-        self.cap = capacity
-        self.a = {k: np.full(capacity, fill, dtype=dt) for k, (dt, fill) in self.COLS.items()}
-        self.puts = self._new_puts(capacity)
+        self._c = {k: Column(dt, fill, capacity) for k, (dt, fill) in self.COLS.items()}
+        put_fill = np.full(3 * n_buckets, np.nan)
+        put_fill[2::3] = PUT_NOT_SENT
+        self._puts = Column(np.float64, put_fill, capacity, width=max(3 * n_buckets, 1))
+        self.a = {k: c.arr for k, c in self._c.items()}
+        self.puts = self._puts.arr
+        self._filled = min(c.filled for c in [*self._c.values(), self._puts])
         self.n = 0
+        self.base = 0  # rows below were written to the files table (and given back)
         self.reasons: list[str] = [""]
         self._reason_code: dict[str, int] = {"": 0}
-
-    def _new_puts(self, cap: int) -> np.ndarray:
-        p = np.full((cap, 3 * self.nb), np.nan)
-        p[:, 2::3] = PUT_NOT_SENT
-        return p
 
     def add(
         self,
@@ -211,16 +228,11 @@ class FileColumns:
     ) -> None:
         """Record a file at its flush (file ids are consecutive)."""
         assert fid == self.n, "files are recorded in flush order"
-        if fid >= self.cap:
-            cap = self.cap * 2
-            for k, (dt, fill) in self.COLS.items():
-                b = np.full(cap, fill, dtype=dt)
-                b[: self.n] = self.a[k][: self.n]
-                self.a[k] = b
-            p = self._new_puts(cap)
-            p[: self.n] = self.puts[: self.n]
-            self.puts = p
-            self.cap = cap
+        if fid >= self._filled:
+            for k, c in self._c.items():
+                self.a[k] = c.ensure(fid + 1)
+            self.puts = self._puts.ensure(fid + 1)
+            self._filled = min(c.filled for c in [*self._c.values(), self._puts])
         a = self.a
         a["file_id"][fid] = fid
         a["agent"][fid] = agent
@@ -247,25 +259,65 @@ class FileColumns:
     def release(self) -> None:
         """Drop the columns once the run's tables are built (the ledger is done)."""
         self.a = {}
+        self._c = {}
         self.puts = self.puts[:0]
+        self._puts = None
+
+    def free_below(self, row: int) -> None:
+        """Rows below ``row`` are written to the files table: give them back."""
+        if self._puts is None:
+            return
+        for c in [*self._c.values(), self._puts]:
+            c.release(row)
+        self.base = row
+
+    def raw_frame(self, bucket_regions: list[str], lo: int = 0, hi: int | None = None):
+        """Rows [lo, hi) as a DataFrame with integer codes for regions and reasons (see
+        ``files_chunk`` for the table's form)."""
+        hi = self.n if hi is None else hi
+        df = pd.DataFrame({k: self.a[k][lo:hi].copy() for k in self.COLS})
+        for j, b in enumerate(bucket_regions):
+            df[f"put_start_s[{b}]"] = self.puts[lo:hi, 3 * j].copy()
+            df[f"put_end_s[{b}]"] = self.puts[lo:hi, 3 * j + 1].copy()
+            df[f"put_state[{b}]"] = self.puts[lo:hi, 3 * j + 2].astype(np.int8)
+        return df
 
     def frame(self, regions: list[str], bucket_regions: list[str]) -> pd.DataFrame:
         """The files as a DataFrame (regions and reasons as categoricals)."""
-        n = self.n
-        data = {}
-        for k in self.COLS:
-            col = self.a[k][:n].copy()
-            if k in ("region", "commit_region"):
-                col = pd.Categorical.from_codes(col, categories=list(regions))
-            elif k == "reason":
-                col = pd.Categorical.from_codes(col, categories=list(self.reasons))
-            data[k] = col
-        df = pd.DataFrame(data)
-        for j, b in enumerate(bucket_regions):
-            df[f"put_start_s[{b}]"] = self.puts[:n, 3 * j]
-            df[f"put_end_s[{b}]"] = self.puts[:n, 3 * j + 1]
-            df[f"put_state[{b}]"] = self.puts[:n, 3 * j + 2].astype(np.int8)
-        return df
+        return files_chunk(self.raw_frame(bucket_regions), regions, self.reasons)
+
+
+def files_chunk(raw: pd.DataFrame, regions: list[str], reasons: list[str]) -> pd.DataFrame:
+    """The files table's form of raw file rows: regions and reasons as categoricals."""
+    df = raw.copy(deep=False)
+    for k in ("region", "commit_region"):
+        df[k] = pd.Categorical.from_codes(raw[k].to_numpy(), categories=list(regions))
+    df["reason"] = pd.Categorical.from_codes(raw["reason"].to_numpy(), categories=list(reasons))
+    return df
+
+
+@dataclass
+class SpoolPlan:
+    """Where a run's settled rows go (``folder``, created on the first row group) and when.
+
+    ``rows``: rows per row group, the least written at a time (a run shorter than that keeps
+    its tables in memory); ``margin_s``: how long a settled row stays in memory before it is
+    written (simulated seconds): beyond the rules that keep every pending request, every file
+    in flight, the requests those files carry and the batches producers still count in their
+    buffers, a margin against a settled row still being looked at (a retry queued at an agent,
+    a batch in an agent's buffer). ``end``: the run's duration (rows sent later are dropped)."""
+
+    folder: object  # a callable returning the folder (created on demand)
+    end: float
+    rows: int = 1 << 18
+    margin_s: float = 300.0
+
+
+def _settled_prefix(ok: np.ndarray) -> int:
+    """Length of the leading run of True in ``ok``."""
+    if len(ok) == 0 or ok.all():
+        return len(ok)
+    return int(np.argmin(ok))
 
 
 OPS_COLS = ("op", "service", "src", "dst", "src_zone", "dst_zone", "replicas", "count", "bytes")
@@ -296,7 +348,6 @@ class Ledger:
     effects: list[dict] = field(default_factory=list)
     events: list[tuple[float, str, str]] = field(default_factory=list)
     tallies: dict[str, int] = field(default_factory=dict)
-    file_commit: dict[int, float] = field(default_factory=dict)
     histories: dict[str, History] = field(default_factory=dict)
     ops: dict[tuple, list[int]] = field(default_factory=dict)
     put_counts: list[list[int]] = field(default_factory=list)  # [agent][bucket] PUT requests
@@ -304,6 +355,7 @@ class Ledger:
     metadata: object = None  # the table's final state, set after the run (FinalMetadata)
     n_files: int = 0
     n_batches: int = 0
+    spool: SpoolPlan | None = None  # where and when settled rows go to Parquet (None: kept)
 
     BATCH_COLS = (
         "batch_id", "region", "epoch", "start_s", "applied_s", "first_offset", "n_files",
@@ -315,6 +367,18 @@ class Ledger:
             self.bucket_region_of.setdefault(site, site)
         if self.files is None:
             self.files = FileColumns(len(self.bucket_regions))
+        # when each file's metadata was applied (NaN: never), by file id: 8 bytes a file
+        self._commit = Column(np.float64, np.nan, 1 << 14)
+        # acknowledgement time and leader of the files already written out (for their requests)
+        self._f_ack = Column(np.float64, np.nan, 1 << 14)
+        self._f_lead = Column(np.int16, -1, 1 << 14)
+        self._spools: dict[str, Spool] = {}
+        self.batches_written = 0
+        # every attempt's bytes by (producer, agent of its file), tallied before its request's
+        # and its file's rows may be given back: the producer-to-agent traffic (see
+        # ``transfers``)
+        self.transfers: dict[tuple[int, int], list[int]] = {}
+        self._tallied = 0
 
     # -- recording ----------------------------------------------------------------------------
     def register(self, component) -> None:
@@ -373,51 +437,207 @@ class Ledger:
         """Append one metadata batch (a group commit applied by the table), in BATCH_COLS order,
         and the commit time of each file in it."""
         self.batch_rows.append(row)
-        fc = self.file_commit
-        t_apply = row[4]
-        for f in file_ids:
-            fc[f] = t_apply
+        if len(file_ids):
+            ids = np.asarray(file_ids, dtype=np.int64)
+            self._commit.ensure(int(ids.max()) + 1)[ids] = row[4]
+
+    @property
+    def file_commit(self) -> pd.Series:
+        """When each committed file's metadata was applied, by file id."""
+        c = self._commit.ensure(self.n_files)[: self.n_files]
+        ids = np.flatnonzero(~np.isnan(c))
+        return pd.Series(c[ids], index=ids)
+
+    def commit_times(self) -> np.ndarray:
+        """When each file's metadata was applied (NaN: never), indexed by file id."""
+        self._commit.ensure(self.n_files)
+        return self._commit.arr[: self.n_files].copy()
+
+    def n_committed(self) -> int:
+        """How many files' metadata was applied."""
+        return int(np.count_nonzero(~np.isnan(self._commit.ensure(self.n_files)[: self.n_files])))
 
     def note(self, t: float, kind: str, text: str) -> None:
         """A line of the run's event log (elections, handovers, failovers, fault actions)."""
         self.events.append((t, kind, text))
 
+    # -- writing settled rows out as the run goes ---------------------------------------------
+    def _spool(self, name: str) -> Spool:
+        sp = self._spools.get(name)
+        if sp is None:
+            sp = self._spools[name] = Spool(self.spool.folder() / f"{name}.parquet")
+        return sp
+
+    def _tally_transfers(self) -> None:
+        """Fold the attempts recorded since the last call into ``transfers``."""
+        a = self.attempts
+        lo, hi = self._tallied, a.n
+        if hi <= lo:
+            return
+        rid = a.cols["request_id"][lo:hi]
+        prod = self.requests["producer"][rid].astype(np.int64)
+        nbytes = self.requests["bytes"][rid]
+        agent = self.files.a["agent"][a.cols["file_id"][lo:hi]].astype(np.int64)
+        key = prod * (1 << 32) + agent
+        uniq, inv = np.unique(key, return_inverse=True)
+        counts = np.bincount(inv)
+        sums = np.zeros(len(uniq), dtype=np.int64)
+        np.add.at(sums, inv, nbytes)
+        t = self.transfers
+        for k, n, b in zip(uniq.tolist(), counts.tolist(), sums.tolist(), strict=True):
+            row = t.setdefault((k >> 32, k & 0xFFFFFFFF), [0, 0])
+            row[0] += n
+            row[1] += b
+        self._tallied = hi
+
+    def spill(self, now: float, floor: int | None = None) -> None:
+        """Write the rows settled by ``now`` to the tables' Parquet files, in row groups of at
+        least ``spool.rows``, and give their memory back. ``floor``: no request id at or above
+        it is written (ids the producers still hold in their buffers).
+
+        A row is settled when nothing in the model writes or reads it any more: a file once it
+        is acknowledged or failed (its process has ended), an attempt with its file, a request
+        once it is answered or failed, no file still in flight carries it, and no producer
+        counts it in its buffer; each also ``margin_s`` after it settled."""
+        plan = self.spool
+        if plan is None:
+            return
+        self._tally_transfers()
+        cut = now - plan.margin_s
+        g = plan.rows
+        f, a, r = self.files, self.attempts, self.requests
+        # files
+        fb, fn = f.base, f.n
+        ok = (f.a["status"][fb:fn] != F_PENDING) & (f.a["flush_s"][fb:fn] < cut)
+        fmark = fb + _settled_prefix(ok)
+        # attempts go with their files (appended in file order); the requests carried by files
+        # still in flight may still be written to
+        ab, an = a.base, a.n
+        afid = a.cols["file_id"][ab:an]
+        amark = ab + int(np.searchsorted(afid, fmark, side="left"))
+        live = f.a["status"][afid[amark - ab :]] == F_PENDING
+        rfloor = r.n
+        if live.any():
+            rfloor = int(a.cols["request_id"][amark:an][live].min())
+        if floor is not None:
+            rfloor = min(rfloor, floor)
+        # requests: answered or failed (never sent: drawn for a time now past) before the cut
+        rb, rn = r.base, r.n
+        st = r["status"][rb:rn]
+        ok = np.where(
+            st == NEVER_SENT, r["send_s"][rb:rn] < cut, (st != PENDING) & (r["end_s"][rb:rn] < cut)
+        )
+        rmark = min(rb + _settled_prefix(ok), max(rfloor, rb))
+        wb = r.wire_base
+        wmark = wb + _settled_prefix(r.wire_answer_s[wb : r.n_wire] < cut)
+        if fmark - fb >= g:
+            self._write_files(fb, fmark)
+        if amark - ab >= g:
+            self._spool("attempts").write(a.frame(ab, amark))
+            a.free_below(amark)
+        if rmark - rb >= g:
+            self._spool("requests").write(self.requests_frame(plan.end, None, None, rb, rmark))
+            r.free_below(rmark, wmark)
+        if len(self.batch_rows) >= g:
+            self._spool("batches").write(self.batches_frame())
+            self.batches_written += len(self.batch_rows)
+            self.batch_rows = []
+
+    def _write_files(self, lo: int, hi: int) -> None:
+        f = self.files
+        self._spool("files_raw").write(f.raw_frame(self.bucket_regions, lo, hi))
+        self._f_ack.ensure(hi)[lo:hi] = f.a["ack_s"][lo:hi]
+        self._f_lead.ensure(hi)[lo:hi] = f.a["commit_region"][lo:hi]
+        f.free_below(hi)
+
+    def close_tables(self, end: float) -> dict[str, Table]:
+        """The per-row tables after the run (the ledger's columns are dropped): ``requests``,
+        ``attempts``, ``files_raw`` (regions and reasons as codes, see ``files_chunk``) and
+        ``batches``; a table with rows already written is completed in its file."""
+        out = {}
+        self._tally_transfers()
+        f, a, r = self.files, self.attempts, self.requests
+        req = self.requests_frame(end, None, None, r.base, r.n)
+        if "requests" in self._spools:
+            if len(req):
+                self._spool("requests").write(req)
+            out["requests"] = self._spools["requests"].close()
+        else:
+            out["requests"] = Table(req)
+        del req
+        r.release()
+        att = a.frame(a.base, a.n)
+        if "attempts" in self._spools:
+            if len(att):
+                self._spool("attempts").write(att)
+            out["attempts"] = self._spools["attempts"].close()
+        else:
+            out["attempts"] = Table(att)
+        a.release()
+        if "files_raw" in self._spools:
+            if f.n > f.base:
+                self._write_files(f.base, f.n)
+            out["files_raw"] = self._spools["files_raw"].close()
+        else:
+            out["files_raw"] = Table(f.raw_frame(self.bucket_regions))
+        f.release()
+        bat = self.batches_frame()
+        if "batches" in self._spools:
+            if len(bat):
+                self._spool("batches").write(bat)
+            out["batches"] = self._spools["batches"].close()
+        else:
+            out["batches"] = Table(bat)
+        self.batch_rows = []
+        return out
+
     # -- tables after the run -----------------------------------------------------------------
     def requests_frame(
-        self, end: float, file_ack_s: np.ndarray, file_leader: np.ndarray
-    ) -> pd.DataFrame:
-        """One row per produce request sent by ``end``; an acknowledged request takes its
-        acknowledgement time and leader from its file (``file_*`` arrays indexed by file id)."""
+        self, end: float, file_ack_s: np.ndarray, file_leader: np.ndarray, lo: int = 0,
+        hi: int | None = None,
+    ) -> pd.DataFrame:  # fmt: skip
+        """One row per produce request sent by ``end`` (of ids [lo, hi)); an acknowledged request
+        takes its acknowledgement time and leader from its file (``file_*`` arrays indexed by
+        file id, or None: from the ledger's files)."""
         r = self.requests
-        n = r.n
-        keep = (r["send_s"][:n] <= end) & (r["status"][:n] != NEVER_SENT)
-        df = pd.DataFrame({k: r[k][:n][keep] for k in RequestColumns.COLS})
-        df.insert(0, "request_id", np.arange(n, dtype=np.int64)[keep])
+        hi = r.n if hi is None else hi
+        keep = (r["send_s"][lo:hi] <= end) & (r["status"][lo:hi] != NEVER_SENT)
+        df = pd.DataFrame({k: r[k][lo:hi][keep] for k in RequestColumns.COLS})
+        df.insert(0, "request_id", np.arange(lo, hi, dtype=np.int64)[keep])
         acked = (df["status"] == ACKED).to_numpy()
         f = df["ack_file"].to_numpy()[acked]
+        if file_ack_s is None:
+            f_ack, f_lead = self._file_ack_leader(f)
+        else:
+            f_ack, f_lead = file_ack_s[f], file_leader[f]
         ack = df["ack_s"].to_numpy().copy()
-        ack[acked] = file_ack_s[f]
+        ack[acked] = f_ack
         df["ack_s"] = ack
         end_s = df["end_s"].to_numpy().copy()
         end_s[acked] = ack[acked]
         df["end_s"] = end_s
         lead = df["leader_at_ack"].to_numpy().copy()
-        lead[acked] = file_leader[f]
+        lead[acked] = f_lead
         df["leader_at_ack"] = lead
+        df["region"] = pd.Categorical.from_codes(
+            df["region_idx"].to_numpy(), categories=list(self.regions)
+        )
         return df
+
+    def _file_ack_leader(self, fids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Acknowledgement time and leader region code of files (written out or not)."""
+        f = self.files
+        old = fids < f.base
+        ack = f.a["ack_s"][fids]
+        lead = f.a["commit_region"][fids]
+        if old.any():
+            ack[old] = self._f_ack.arr[fids[old]]
+            lead[old] = self._f_lead.arr[fids[old]]
+        return ack, lead
 
     def attempts_frame(self) -> pd.DataFrame:
         """One row per attempt of a request (which file carried it)."""
-        a = self.attempts
-        n = a.n
-        return pd.DataFrame(
-            {
-                "request_id": a.cols["request_id"][:n].copy(),
-                "arrive_s": a.cols["arrive_s"][:n].copy(),
-                "attempt": a.cols["attempt"][:n].copy(),
-                "file_id": a.cols["file_id"][:n].copy(),
-            }
-        )
+        return self.attempts.frame()
 
     def files_frame(self) -> pd.DataFrame:
         """One row per flushed file, with its PUT outcome per bucket in wide columns."""

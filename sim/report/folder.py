@@ -70,11 +70,15 @@ def _table(path: Path, read) -> pd.DataFrame:
         raise RunFolderError(f"{path}: damaged table ({_why(e)})") from None
 
 
-def load_run(folder: str | Path, tables: tuple[str, ...] = TABLES) -> dict:
+def load_run(
+    folder: str | Path, tables: tuple[str, ...] = TABLES, columns: dict | None = None
+) -> dict:
     """Read a run folder back: summary, scenario text, tables and timelines. A missing or
     damaged file raises RunFolderError naming it (never an empty table in its place).
     ``tables``: the Parquet tables to read (the others are only checked to exist), so a reader
-    that needs two tables does not hold all of them in memory."""
+    that needs two tables does not hold all of them in memory; ``columns``: for some of them,
+    the only columns to read (a day's requests table is tens of millions of rows)."""
+    columns = columns or {}
     folder = Path(folder)
     out: dict = {"summary": _json(folder / "summary.json")}
     if not isinstance(out["summary"], dict):
@@ -85,7 +89,10 @@ def load_run(folder: str | Path, tables: tuple[str, ...] = TABLES) -> dict:
         raise RunFolderError(f"{folder / 'scenario.yaml'}: cannot read ({_why(e)})") from None
     for name in TABLES:
         if name in tables:
-            out[name] = _table(folder / f"{name}.parquet", pd.read_parquet)
+            cols = columns.get(name)
+            out[name] = _table(
+                folder / f"{name}.parquet", lambda p, c=cols: pd.read_parquet(p, columns=c)
+            )
         elif not (folder / f"{name}.parquet").is_file():
             raise RunFolderError(f"{folder / f'{name}.parquet'}: missing")
     out["leader"] = _table(folder / "leader.csv", pd.read_csv)

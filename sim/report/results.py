@@ -113,9 +113,15 @@ def write_tables(res: RunResult, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.json").write_text(json.dumps(res.summary, indent=2, allow_nan=False) + "\n")
     (folder / "scenario.yaml").write_text(to_yaml(res.scenario))
+    tables = getattr(res, "tables", {})
     for name in TABLES:
-        df: pd.DataFrame = getattr(res, name)
-        df.to_parquet(folder / f"{name}.parquet", index=False)
+        dest = folder / f"{name}.parquet"
+        if name in tables:
+            # a table written as the run went moves into the folder (and is read from there)
+            tables[name].write(dest, move=True)
+        else:
+            df: pd.DataFrame = getattr(res, name)
+            df.to_parquet(dest, index=False)
     res.leader.to_csv(folder / "leader.csv", index=False)
     (folder / "faults.json").write_text(json.dumps(res.faults, indent=2, allow_nan=False) + "\n")
     (folder / "topology.json").write_text(json.dumps(res.topology, indent=2) + "\n")
@@ -150,6 +156,9 @@ def write_run(
             raise RunFolderError(f"{tmp}: not written: {', '.join(missing)}")
         (tmp / "run.json").write_text(json.dumps(info, indent=2) + "\n")
         os.rename(tmp, final)  # the name is ours (see _reserve): never onto another run
+        for t in getattr(res, "tables", {}).values():  # tables moved in are read from there
+            if t.path is not None and t.path.parent == tmp:
+                t.path = final / t.path.name
     except BaseException as e:
         e.failed_dir = _failed_dir(final, traceback.format_exc(), partial=tmp)
         raise

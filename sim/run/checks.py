@@ -23,8 +23,14 @@ import numpy as np
 import pandas as pd
 
 from sim.ledger import ACKED, FAILED_BLOCKED, PUT_NOT_SENT, PUT_OK, PUT_PREDICTED, PUT_REPLICA
+from sim.ledger.tables import Table
 
 INF = np.inf
+
+
+def as_table(t) -> Table:
+    """A run table (``Table``, streamed in row groups) or a DataFrame (one chunk)."""
+    return t if isinstance(t, Table) else Table(t)
 
 
 def _bucket(ledger, region: str):
@@ -145,7 +151,7 @@ def batch_survives(meta, ledger, holders: set[str], t: float) -> bool:
     return False
 
 
-def metadata_survivors(ledger, batches: pd.DataFrame) -> set[int]:
+def metadata_survivors(ledger, batches) -> set[int]:
     """Ids of the committed files whose metadata the surviving replicas still reference."""
     meta = ledger.metadata
     final = meta.log
@@ -159,7 +165,9 @@ def metadata_survivors(ledger, batches: pd.DataFrame) -> set[int]:
             files.update(e.file_ids)
         return files
     info = {}
+    batches = as_table(batches)
     if len(batches):
+        batches = batches.frame(["batch_id", "applied_s", "holders"])
         for b, t, h in zip(
             batches["batch_id"], batches["applied_s"], batches["holders"], strict=True
         ):
@@ -171,28 +179,32 @@ def metadata_survivors(ledger, batches: pd.DataFrame) -> set[int]:
     return files
 
 
-def lost_acked(
-    requests: pd.DataFrame, attempts: pd.DataFrame, readable: np.ndarray
-) -> pd.DataFrame:
+def lost_acked(requests, attempts, readable: np.ndarray) -> pd.DataFrame:
     """Acknowledged requests readable from no surviving committed file.
 
-    ``readable`` is a boolean array indexed by file id.
+    ``readable`` is a boolean array indexed by file id; ``requests`` and ``attempts`` are
+    tables or DataFrames (read a row group at a time).
     """
-    acked = requests[requests["status"] == ACKED]
-    if acked.empty:
-        return acked
-    ok = readable[acked["ack_file"].to_numpy()]
-    if ok.all():
-        return acked.iloc[0:0]
+    parts = []
+    for ch in as_table(requests).chunks():
+        acked = ch[ch["status"] == ACKED]
+        ok = readable[acked["ack_file"].to_numpy()]
+        parts.append(acked[~ok] if not ok.all() else acked.iloc[0:0])
+    cand = pd.concat(parts, ignore_index=False) if len(parts) > 1 else parts[0]
+    if cand.empty:
+        return cand
     # a request whose acknowledged file is gone may still be readable from another attempt
-    cand = acked[~ok]
-    att = attempts[attempts["request_id"].isin(cand["request_id"])]
-    saved = att[readable[att["file_id"].to_numpy()]]["request_id"].unique()
+    ids = cand["request_id"].to_numpy()
+    saved = []
+    for att in as_table(attempts).chunks(["request_id", "file_id"]):
+        att = att[att["request_id"].isin(ids)]
+        saved.append(att[readable[att["file_id"].to_numpy()]]["request_id"].to_numpy())
+    saved = np.unique(np.concatenate(saved)) if saved else np.zeros(0, np.int64)
     return cand[~cand["request_id"].isin(saved)]
 
 
 def duplicates(
-    attempts: pd.DataFrame, readable: np.ndarray, n_requests: int, idempotent: bool = False
+    attempts, readable: np.ndarray, n_requests: int, idempotent: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """(duplicated, deduplicated): ids of requests present in more than one readable committed
     file (their records appear twice), and of those an idempotent producer's sequence numbers
@@ -204,32 +216,42 @@ def duplicates(
     only the first committed copy is in the log. So with ``idempotent`` the first list is empty
     and the second holds the retries it dropped; without, the first holds them.
     """
-    rid = attempts["request_id"].to_numpy()
-    in_log = readable[attempts["file_id"].to_numpy()]
-    counts = np.bincount(rid[in_log], minlength=n_requests)
-    twice = np.where(counts > 1)[0]
+    seen = np.zeros(n_requests, dtype=bool)
+    twice_m = np.zeros(n_requests, dtype=bool)
+    for att in as_table(attempts).chunks(["request_id", "file_id"]):
+        rid = att["request_id"].to_numpy()
+        rid = rid[readable[att["file_id"].to_numpy()]]
+        u, c = np.unique(rid, return_counts=True)
+        twice_m[u[c > 1]] = True
+        twice_m[u[seen[u]]] = True
+        seen[u] = True
+    twice = np.flatnonzero(twice_m)
     if idempotent:
         return twice[:0], twice
     return twice, twice[:0]
 
 
-def blocked_time(requests: pd.DataFrame, n_producers: int) -> tuple[np.ndarray, np.ndarray]:
+def blocked_time(requests, n_producers: int) -> tuple[np.ndarray, np.ndarray]:
     """Per producer: seconds its application was blocked in ``send()`` on a full buffer (Kafka
     ``buffer.memory``), the union of its batches' waits for buffer space; and how many batches
     waited ``max_block`` in vain and failed their records (Kafka ``max.block.ms``). The model
     holds the batches back (``sim.model.producers``); this reads what it recorded."""
     blocked = np.zeros(n_producers)
     timeouts = np.zeros(n_producers, dtype=np.int64)
-    if requests.empty:
+    cols = ["blocked_s", "producer", "send_s", "status"]
+    parts = []
+    for ch in as_table(requests).chunks(cols):
+        m = ch["blocked_s"].to_numpy() > 0
+        if m.any():
+            parts.append(ch[m])
+    if not parts:
         return blocked, timeouts
-    wait = requests["blocked_s"].to_numpy()
-    m = wait > 0
-    if not m.any():
-        return blocked, timeouts
-    prod = requests["producer"].to_numpy()[m]
-    start = requests["send_s"].to_numpy()[m]
-    stop = start + wait[m]
-    failed = requests["status"].to_numpy()[m] == FAILED_BLOCKED
+    w = pd.concat(parts) if len(parts) > 1 else parts[0]
+    wait = w["blocked_s"].to_numpy()
+    prod = w["producer"].to_numpy()
+    start = w["send_s"].to_numpy()
+    stop = start + wait
+    failed = w["status"].to_numpy() == FAILED_BLOCKED
     np.add.at(timeouts, prod[failed], 1)
     for p in np.unique(prod):
         sel = prod == p
@@ -264,36 +286,59 @@ def clients_down(down: list[list[tuple[float, float]]]) -> list[tuple[float, flo
     return out
 
 
+def _union(s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The union of intervals [s, e] as disjoint segments in time order: a new segment starts
+    where an interval starts after every earlier one (by start) has ended."""
+    order = np.argsort(s, kind="stable")
+    s, e = s[order], e[order]
+    reach = np.maximum.accumulate(e)
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = s[1:] > reach[:-1]
+    starts = s[new]
+    ends = np.append(reach[np.where(new)[0][1:] - 1], reach[-1])
+    return starts, ends
+
+
 def unavailability_windows(
-    requests: pd.DataFrame,
+    requests,
     threshold: float,
     t_end: float,
     clients_down: list[tuple[float, float]] = (),
 ) -> list[list[float]]:
     """Intervals of at least ``threshold`` in which requests were outstanding, or no client was up
     to send any (``clients_down``, measured from the clients' side: a request would fail), and none
-    was acked."""
+    was acked.
+
+    The outstanding intervals' union is taken a row group at a time and the groups' segments
+    merged (a union of unions is the union); the acknowledgement times are read as one column."""
     extra = np.array(clients_down, dtype=np.float64).reshape(-1, 2)
-    if requests.empty and not len(extra):
+    requests = as_table(requests)
+    if len(requests) == 0 and not len(extra):
         return []
-    send = np.concatenate([requests["send_s"].to_numpy(dtype=np.float64), extra[:, 0]])
-    end = np.concatenate([requests["end_s"].to_numpy(dtype=np.float64), extra[:, 1]])
-    end = np.where(np.isfinite(end), end, t_end)
-    acks = requests["ack_s"].to_numpy()
-    acks = np.sort(acks[~np.isnan(acks)])
-    order = np.argsort(send, kind="stable")
-    s, e = send[order], end[order]
-    # union of the outstanding intervals: a new segment starts where a send comes after every
-    # earlier request has ended
-    reach = np.maximum.accumulate(e)
-    new = np.ones(len(s), dtype=bool)
-    new[1:] = s[1:] > reach[:-1]
-    starts = s[new]
-    ends = np.append(reach[np.where(new)[0][1:] - 1], reach[-1])
-    out: list[list[float]] = []
-    for a, b in zip(starts, ends, strict=True):
-        if b - a < threshold:
+    seg_s, seg_e = [extra[:, 0]], [extra[:, 1]]
+    for ch in requests.chunks(["send_s", "end_s"]):
+        if len(ch) == 0:
             continue
+        end = ch["end_s"].to_numpy(dtype=np.float64)
+        a, b = _union(
+            ch["send_s"].to_numpy(dtype=np.float64), np.where(np.isfinite(end), end, t_end)
+        )
+        seg_s.append(a)
+        seg_e.append(b)
+    s, e = np.concatenate(seg_s), np.concatenate(seg_e)
+    extra_end = np.where(np.isfinite(e[: len(extra)]), e[: len(extra)], t_end)
+    e[: len(extra)] = extra_end
+    if len(s) == 0:
+        return []
+    starts, ends = _union(s, e)
+    long = (ends - starts) >= threshold
+    if not long.any():
+        return []
+    acks = requests.column("ack_s")
+    acks = acks[~np.isnan(acks)]
+    acks.sort()
+    out: list[list[float]] = []
+    for a, b in zip(starts[long], ends[long], strict=True):
         lo, hi = np.searchsorted(acks, a, side="right"), np.searchsorted(acks, b, side="left")
         points = np.concatenate([[a], acks[lo:hi], [b]])
         gaps = np.diff(points)
@@ -302,10 +347,14 @@ def unavailability_windows(
     return out
 
 
-def latency_stats(values_ms: np.ndarray) -> dict:
-    """count, mean, p50, p90, p99, p999, max of a latency sample in ms."""
+def latency_stats(values_ms: np.ndarray, overwrite: bool = False) -> dict:
+    """count, mean, p50, p90, p99, p999, max of a latency sample in ms (exact; ``overwrite``:
+    the percentiles may reorder ``values_ms`` in place instead of copying it)."""
     v = np.asarray(values_ms, dtype=np.float64)
-    v = v[np.isfinite(v)]
+    fin = np.isfinite(v)
+    if not fin.all():
+        v = v[fin]
+        overwrite = True
     if len(v) == 0:
         return {
             "count": 0,
@@ -316,14 +365,15 @@ def latency_stats(values_ms: np.ndarray) -> dict:
             "p999": None,
             "max": None,
         }
-    q = np.percentile(v, [50, 90, 99, 99.9])
+    mean, top = v.mean(), v.max()  # before the percentiles may reorder v
+    q = np.percentile(v, [50, 90, 99, 99.9], overwrite_input=overwrite)
     r = lambda x: round(float(x), 3)  # noqa: E731
     return {
         "count": int(len(v)),
-        "mean": r(v.mean()),
+        "mean": r(mean),
         "p50": r(q[0]),
         "p90": r(q[1]),
         "p99": r(q[2]),
         "p999": r(q[3]),
-        "max": r(v.max()),
+        "max": r(top),
     }

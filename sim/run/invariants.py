@@ -30,6 +30,7 @@ import pandas as pd
 
 from sim.ledger import ACKED
 from sim.ledger.records import PUT_OK
+from sim.run.checks import as_table
 
 INF = np.inf
 
@@ -81,7 +82,9 @@ def check_all(sc, requests, files, batches, receipts, lost_records: int, dup_rec
               fenced: int, leader: pd.DataFrame | None = None, files_twice: int = 0,
               lost_in_quorum: int = 0, sites: list[str] | None = None) -> dict:  # fmt: skip
     """Every invariant of the run (see the module docstring); the keyword inputs come from
-    ``inputs_from_ledger``."""
+    ``inputs_from_ledger``. ``requests``, ``files`` and ``batches`` are the run's tables
+    (``sim.ledger.tables.Table``, read a column or a row group at a time) or DataFrames."""
+    requests, files, batches = as_table(requests), as_table(files), as_table(batches)
     allowed = allowed_anomalies(sc)
     end = sc.run.duration
     out = {}
@@ -116,6 +119,7 @@ def check_all(sc, requests, files, batches, receipts, lost_records: int, dup_rec
     # consumers: unseen (not a violation) and skips
     out.update(_consumer_checks(sc, consumers_went_down, files, receipts, allowed))
     # one committer per epoch
+    batches = batches.frame(["epoch", "region", "applied_s"])
     b = batches[batches["epoch"] >= 0] if len(batches) else batches
     multi = b.groupby("epoch")["region"].nunique() if len(b) else pd.Series(dtype=int)
     bad = [int(e) for e, n in multi.items() if n > 1]
@@ -136,30 +140,35 @@ def check_all(sc, requests, files, batches, receipts, lost_records: int, dup_rec
         "leaders fenced by the table",
         checked=len(multi) > 1 or fenced > 0,
     )  # fmt: skip
-    # acknowledgement after quorum and commit
-    is_acked = (requests["status"] == ACKED).to_numpy()
-    n_acked = int(is_acked.sum())
-    short = 0
-    if n_acked:
-        # only the columns read: one row per acknowledged request (a copy of the request rows
-        # and the whole file row per request tripled the run's peak memory)
-        by_id = files.set_index("file_id")
-        ack_file = requests["ack_file"].to_numpy()[is_acked]
-        f = by_id[["quorum_s", "metadata_committed_s"]].loc[ack_file]
-        q, c = f["quorum_s"].to_numpy(), f["metadata_committed_s"].to_numpy()
-        ack = requests["ack_s"].to_numpy()[is_acked]
-        early = int((~(q <= c) | ~(c <= ack)).sum())
-        # the quorum itself, from the PUTs the storage recorded as landed (not the writer's word)
+    # acknowledgement after quorum and commit: per acknowledged request, its file's quorum and
+    # commit times and the PUTs the storage recorded as landed (not the writer's word), read a
+    # row group of requests at a time against per-file columns
+    n_acked = early = short = 0
+    if len(files):
+        fid = files.column("file_id")
+        row = np.full(int(fid.max()) + 1, -1, dtype=np.int64)
+        row[fid] = np.arange(len(fid))
+        fq, fc = files.column("quorum_s"), files.column("metadata_committed_s")
         k = 1 if sc.storage.replication == "async" else sc.storage.quorum
-        landed = np.zeros(len(f), dtype=int)
-        rows = by_id.index.get_indexer(ack_file)
-        for site in sites or []:
-            st = by_id[f"put_state[{site}]"].to_numpy()[rows]
-            e = by_id[f"put_end_s[{site}]"].to_numpy()[rows]
-            landed += (st == PUT_OK) & (e <= ack + 1e-9)
-        short = int((landed < k).sum()) if sites else 0
-    else:
-        early = 0
+        puts = [
+            (files.column(f"put_state[{s}]"), files.column(f"put_end_s[{s}]"))
+            for s in sites or []
+        ]  # fmt: skip
+        for ch in requests.chunks(["status", "ack_file", "ack_s"]):
+            is_acked = (ch["status"] == ACKED).to_numpy()
+            if not is_acked.any():
+                continue
+            n_acked += int(is_acked.sum())
+            rows = row[ch["ack_file"].to_numpy()[is_acked]]
+            if (rows < 0).any():
+                raise KeyError("an acknowledged request names a file not in the files table")
+            q, c = fq[rows], fc[rows]
+            ack = ch["ack_s"].to_numpy()[is_acked]
+            early += int((~(q <= c) | ~(c <= ack)).sum())
+            landed = np.zeros(len(rows), dtype=int)
+            for st, e in puts:
+                landed += (st[rows] == PUT_OK) & (e[rows] <= ack + 1e-9)
+            short += int((landed < k).sum()) if sites else 0
     out["ack-after-quorum-and-commit"] = _result(
         "ack-after-quorum-and-commit", early == 0 and short == 0, allowed,
         f"{early:,} of {n_acked:,} acknowledged requests acked before their file's quorum "
@@ -177,20 +186,24 @@ def _consumer_checks(sc, went_down: list[bool], files, receipts, allowed) -> dic
             "unseen": _result("unseen", True, allowed, "no committed file", checked=False),
             "poll-skip": _result("poll-skip", True, allowed, "no committed file", checked=False),
         }
-    committed = files.set_index("file_id")["metadata_committed_s"]
-    readable = files.set_index("file_id")["readable_at_end"]
-    rec = receipts.merge(
-        committed.rename("c").to_frame(), left_on="file_id", right_index=True, how="left"
-    )
-    rec = rec[readable.reindex(rec["file_id"]).to_numpy(dtype=bool)]
-    missing = rec["receipt_s"].isna() | (rec["receipt_s"] > end)
+    fid = files.column("file_id")
+    row = np.full(int(max(fid.max(), receipts["file_id"].max())) + 1, -1, dtype=np.int64)
+    row[fid] = np.arange(len(fid))
+    r = row[receipts["file_id"].to_numpy(dtype=np.int64)]
+    if (r < 0).any():
+        raise KeyError("a receipt names a file not in the files table")
+    readable = files.column("readable_at_end").astype(bool)[r]
+    c = files.column("metadata_committed_s")[r][readable]
+    receipt = receipts["receipt_s"].to_numpy(dtype=np.float64)[readable]
+    consumer = receipts["consumer"].to_numpy()[readable]
+    missing = np.isnan(receipt) | (receipt > end)
     unseen = int(missing.sum())
-    old = rec["c"] < end - sc.run.recovery_bound
+    old = c < end - sc.run.recovery_bound
     skips = 0
-    for ci in rec["consumer"].unique():
+    for ci in pd.unique(consumer):
         if went_down[int(ci)]:
             continue  # a consumer that went down: the model does not replay its missed polls
-        skips += int(((rec["consumer"] == ci) & missing & old).sum())
+        skips += int(((consumer == ci) & missing & old).sum())
     return {
         "unseen": {"ok": True, "violated": False, "allowed": True, "checked": unseen > 0,
                    "detail": f"{unseen:,} committed file receipts not yet seen at the end"},
@@ -234,13 +247,15 @@ def _recovers(sc, requests, faults, allowed, end: float) -> dict:
             f"{bound:.0f} s and a 10 s window), or starts too close to the first fault",
             checked=False,
         )  # fmt: skip
-    ack = requests["ack_s"].to_numpy()
-    send = requests["send_s"].to_numpy()
-    nrec = requests["n_records"].to_numpy()
     lo, hi = last + bound, last + bound + 10.0
     # offered load is what the live producers send: acknowledged against sent in one window
-    sent = nrec[(send >= lo) & (send < hi)].sum()
-    got = nrec[np.isfinite(ack) & (ack >= lo) & (ack < hi)].sum()
+    sent = got = 0
+    for ch in requests.chunks(["ack_s", "send_s", "n_records"]):
+        ack = ch["ack_s"].to_numpy()
+        send = ch["send_s"].to_numpy()
+        nrec = ch["n_records"].to_numpy()
+        sent += nrec[(send >= lo) & (send < hi)].sum()
+        got += nrec[np.isfinite(ack) & (ack >= lo) & (ack < hi)].sum()
     ok = sent == 0 or got >= 0.8 * sent
     return _result(
         "recovers", ok, allowed,

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from sim.ledger import ACKED, FAILED_BLOCKED, FAILED_TIMEOUT, PENDING, PRODUCER_DIED
+from sim.ledger.records import files_chunk
+from sim.ledger.tables import Spool, Table
 from sim.model import consumers
 from sim.run import checks
 
@@ -30,57 +32,59 @@ def _by(values_ms: np.ndarray, codes: np.ndarray, names: list[str]) -> dict:
 
 def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, prices=None) -> dict:
     """The run's tables and summary, from the ledger (and the world's consumers, which read
-    after the run)."""
+    after the run).
+
+    The per-row tables (requests, attempts, files, batches) leave the ledger as ``Table``s: in
+    memory for a short run, Parquet files written as the run went for a long one. Everything
+    below reads them a column or a row group at a time, with per-file arrays (a few bytes a
+    file) for the lookups, so the memory after the run is bounded by one column of requests, not
+    by every table at once."""
     led = world.ledger
     end = sc.run.duration
-    files = led.files_frame()
-    led.files.release()  # the frames hold the rows now: the ledger's copies go (peak memory)
     n_files = led.n_files
-    file_ack_s = np.full(n_files + 1, np.nan)
-    file_leader = np.full(n_files + 1, -1, dtype=np.int16)
-    if len(files):
-        fid = files["file_id"].to_numpy()
-        file_ack_s[fid] = files["ack_s"].to_numpy(dtype=np.float64)
-        file_leader[fid] = files["commit_region"].cat.codes.to_numpy()
-    requests = led.requests_frame(end, file_ack_s, file_leader)
-    n_records_by_id = led.requests["n_records"][: led.requests.n].copy()
-    led.requests.release()  # the frame holds the rows now: halve the peak memory
-    requests["region"] = pd.Categorical.from_codes(
-        requests["region_idx"].to_numpy(), categories=list(world.regions)
-    )
-    attempts = led.attempts_frame()
-    led.attempts.release()
-    batches = led.batches_frame()
-    leader = led.leader_frame()
-    events = pd.DataFrame(led.events, columns=["t_s", "kind", "text"])
-    if len(files):
-        files = files.sort_values("file_id", kind="stable").reset_index(drop=True)
-        copy = checks.file_copies(files, led, sc.storage.repair_delay)
+    n_req_ids = led.requests.n
+    commit_t = led.commit_times()  # by file id (NaN: never committed)
+    n_committed = led.n_committed()
+    tabs = led.close_tables(end)
+    requests, attempts, batches = tabs["requests"], tabs["attempts"], tabs["batches"]
+    files_raw = tabs["files_raw"]
+    # the per-file columns the checks and the consumers read (files are in file id order)
+    put_cols = [
+        f"put_{k}[{b}]" for b in led.bucket_regions for k in ("start_s", "end_s", "state")
+    ]  # fmt: skip
+    fcols = ["file_id", "region", "bytes", "commit_tries", "agent", *put_cols]
+    fx = pd.concat(list(files_raw.chunks(fcols)), ignore_index=True) if len(files_raw) else None
+    if fx is not None:
+        fx["region"] = pd.Categorical.from_codes(
+            fx["region"].to_numpy(), categories=list(world.regions)
+        )
+        copy = checks.file_copies(fx, led, sc.storage.repair_delay)
         data_ok = checks.data_survives(copy, led)
     else:
         copy = np.zeros((0, len(world.buckets)))
         data_ok = np.zeros(0, dtype=bool)
     meta_ok = checks.metadata_survivors(led, batches)
     readable = np.zeros(n_files + 1, dtype=bool)  # indexed by file id (the last: "no file")
-    if len(files):
-        fid = files["file_id"].to_numpy()
+    if fx is not None:
+        fid = fx["file_id"].to_numpy()
         in_meta = np.zeros(n_files + 1, dtype=bool)
         in_meta[np.fromiter(meta_ok, dtype=np.int64, count=len(meta_ok))] = True
         readable[fid] = data_ok & in_meta[fid]
-        files["readable_at_end"] = readable[fid]
-        files["metadata_committed_s"] = files["file_id"].map(led.file_commit)
+    files = _files_table(led, files_raw, readable, commit_t, world.regions)
     receipts = consumers.receipts(
-        world.consumers, files, copy, led, world.net, world.buckets, sc.workload.poll_interval,
-        world.table, world.streams.gen("consumers"), end, sc.workload.read_from,
+        world.consumers, fx if fx is not None else files.frame(), copy, led, world.net,
+        world.buckets, sc.workload.poll_interval, world.table, world.streams.gen("consumers"),
+        end, sc.workload.read_from,
     )  # fmt: skip
-    for src, dst, n, nbytes in checks.repairs(files, copy, led):
-        led.count_op("put", sc.storage.profile, src, dst, n, nbytes)
-    _count_zone_traffic(world, requests, attempts, files)
+    if fx is not None:
+        for src, dst, n, nbytes in checks.repairs(fx, copy, led):
+            led.count_op("put", sc.storage.profile, src, dst, n, nbytes)
+    _count_zone_traffic(world)
     lost = checks.lost_acked(requests, attempts, readable)
     # idempotent producers: the table recognises a retried batch's producer id and sequence
     # (a mutant's table does not, and applies it again)
     dups, deduped = checks.duplicates(
-        attempts, readable, len(n_records_by_id),
+        attempts, readable, n_req_ids,
         sc.workload.idempotence and world.table.recognises_sequences,
     )  # fmt: skip
     blocked, block_timeouts = checks.blocked_time(requests, len(world.producers))
@@ -88,70 +92,50 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
     windows = checks.unavailability_windows(
         requests, sc.run.unavailability_threshold, end, all_down
     )
-
-    st = requests["status"].to_numpy()
-    nrec = requests["n_records"].to_numpy()
-    send = requests["send_s"].to_numpy()
-    lat_all = (requests["ack_s"].to_numpy() - send) * 1000.0
-    steady = (send >= sc.run.warmup) & (st == ACKED)
-    lat = lat_all[steady]
-
-    e2e = np.zeros(0)
-    if len(receipts) and steady.any():
-        # receipt time by (file, consumer), then e2e = receipt of the acked file - send
-        n_cons = len(world.consumers)
-        grid = np.full((n_files + 1, max(n_cons, 1)), np.nan)
-        grid[receipts["file_id"].to_numpy(), receipts["consumer"].to_numpy()] = receipts[
-            "receipt_s"
-        ].to_numpy()
-        ack_file = requests["ack_file"].to_numpy()[steady]
-        e2e = (grid[ack_file] - send[steady][:, None]).ravel() * 1000.0
+    lost_in_quorum = _lost_in_quorum(lost, fx, copy, led, sc)
+    counts = _request_counts(requests, sc.run.warmup, dups, deduped)
+    lat_block = _latencies(requests, counts["steady"], sc.run.warmup, world.regions)
+    e2e = _e2e(requests, counts["steady"], receipts, n_files, len(world.consumers), sc.run.warmup)
+    del fx
 
     lost_records = int(lost["n_records"].sum()) if len(lost) else 0
-    dup_records = int(n_records_by_id[dups].sum()) if len(dups) else 0
-    dedup_records = int(n_records_by_id[deduped].sum()) if len(deduped) else 0
     ops = _ops_frame(world, led, sc)
-    cost = _cost(world, sc, ops, int(requests["bytes"].sum()) if len(requests) else 0, prices)
+    cost = _cost(world, sc, ops, counts["bytes"], prices)
     from sim.run.invariants import check_all, inputs_from_ledger
 
     effects = pd.DataFrame(
         led.effects, columns=["fault", "component", "effect", "start_s", "end_s"]
     )
+    leader = led.leader_frame()
+    events = pd.DataFrame(led.events, columns=["t_s", "kind", "text"])
     checks_block = check_all(
-        sc, requests, files, batches, receipts, lost_records, dup_records, led.faults, effects,
-        leader=led.leader_frame(), lost_in_quorum=_lost_in_quorum(lost, files, copy, led, sc),
+        sc, requests, files, batches, receipts, lost_records, counts["dup_records"], led.faults,
+        effects, leader=led.leader_frame(), lost_in_quorum=lost_in_quorum,
         **inputs_from_ledger(led),
     )  # fmt: skip
+    c = counts
     summary = {
         "scenario": sc.name,
         "seed": int(seed),
         "sim_duration_s": float(end),
         "wall_time_s": round(time.perf_counter() - wall0, 3),
-        "produce_latency_ms": checks.latency_stats(lat),
-        "produce_latency_ms_by_leader": _by(
-            lat, requests["leader_at_ack"].to_numpy()[steady], world.regions
-        ),
-        "produce_latency_ms_by_producer_region": _by(
-            lat, requests["region_idx"].to_numpy()[steady], world.regions
-        ),
+        **lat_block,
         "e2e_latency_ms": {
             k: v
-            for k, v in checks.latency_stats(e2e).items()
+            for k, v in checks.latency_stats(e2e, overwrite=True).items()
             if k in ("count", "p50", "p99", "max")
         },
         "records": {
-            "sent": int(nrec.sum()),
-            "acked": int(nrec[st == ACKED].sum()),
-            "failed": int(
-                nrec[(st == FAILED_TIMEOUT) | (st == PRODUCER_DIED) | (st == FAILED_BLOCKED)].sum()
-            ),
+            "sent": c["sent"],
+            "acked": c["acked"],
+            "failed": c["failed_timeout"] + c["producer_died"] + c["failed_blocked"],
             "lost_acked": lost_records,
-            "duplicated": dup_records,
-            "deduplicated": dedup_records,
-            "in_flight_at_end": int(nrec[st == PENDING].sum()),
-            "failed_delivery_timeout": int(nrec[st == FAILED_TIMEOUT].sum()),
-            "lost_with_producer": int(nrec[st == PRODUCER_DIED].sum()),
-            "failed_max_block": int(nrec[st == FAILED_BLOCKED].sum()),
+            "duplicated": c["dup_records"],
+            "deduplicated": c["dedup_records"],
+            "in_flight_at_end": c["pending"],
+            "failed_delivery_timeout": c["failed_timeout"],
+            "lost_with_producer": c["producer_died"],
+            "failed_max_block": c["failed_blocked"],
         },
         "rpo": {
             "lost_acked_records": lost_records,
@@ -178,13 +162,11 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
             for f in led.faults
         ],  # fmt: skip
         "requests": {
-            "sent": int(len(requests)),
-            "acked": int((st == ACKED).sum()),
+            "sent": c["n_requests"],
+            "acked": c["n_acked"],
             "retries": int(led.tallies.get("retries", 0)),
-            "retried": int((requests["attempts"].to_numpy() > 0).sum()),
-            "retried_then_acked": int(
-                ((requests["attempts"].to_numpy() > 0) & (st == ACKED)).sum()
-            ),
+            "retried": c["retried"],
+            "retried_then_acked": c["retried_then_acked"],
         },
         "producers": {
             "blocked_s_total": round(float(blocked.sum()), 6),
@@ -197,8 +179,8 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
         },
         "files": {
             "flushed": int(len(files)),
-            "acked": int((files["status"] == 1).sum()) if len(files) else 0,
-            "committed": len(led.file_commit),
+            "acked": int(np.count_nonzero(files.column("status") == 1)) if len(files) else 0,
+            "committed": n_committed,
             "readable_at_end": int(readable.sum()),
         },
         "metadata": {
@@ -218,8 +200,10 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
         "model": {"events": int(n_events), "sim_wall_s": round(sim_wall, 3)},
     }
     return {
-        "summary": summary, "requests": requests, "attempts": attempts, "files": files,
-        "batches": batches, "receipts": receipts, "leader": leader, "events": events,
+        "summary": summary,
+        "tables": {"requests": requests, "attempts": attempts, "files": files,
+                   "batches": batches, "receipts": Table(receipts)},
+        "leader": leader, "events": events,
         "topology": topology_info(world),
         "ops": ops,
         "cost": cost,
@@ -227,6 +211,113 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
         "effects": effects,
         "faults": led.faults,
     }  # fmt: skip
+
+
+def _files_table(led, raw: Table, readable: np.ndarray, commit_t: np.ndarray, regions) -> Table:
+    """The files table: the ledger's rows in their table form, with whether each file is
+    readable at the end and when its metadata was applied (rewritten a row group at a time when
+    the rows were written out during the run)."""
+
+    def done(ch: pd.DataFrame) -> pd.DataFrame:
+        df = files_chunk(ch, regions, led.files.reasons)
+        if len(raw):
+            fid = df["file_id"].to_numpy()
+            df["readable_at_end"] = readable[fid]
+            df["metadata_committed_s"] = commit_t[fid]
+        return df
+
+    if raw.in_memory:
+        return Table(done(raw.frame()))
+    spool = Spool(raw.path.with_name("files.parquet"))
+    for ch in raw.chunks():
+        spool.write(done(ch))
+    out = spool.close()
+    raw.path.unlink()
+    return out
+
+
+def _request_counts(requests: Table, warmup: float, dups, deduped) -> dict:
+    """Counts and sums over the requests, a row group at a time; ``steady``: how many requests
+    were acknowledged after the warm-up (the latency samples)."""
+    c = dict.fromkeys(
+        ("sent", "acked", "failed_timeout", "producer_died", "failed_blocked", "pending",
+         "n_requests", "n_acked", "retried", "retried_then_acked", "bytes", "steady",
+         "dup_records", "dedup_records"), 0,
+    )  # fmt: skip
+    dup_m = np.zeros(0, dtype=bool)
+    if len(dups) or len(deduped):
+        top = int(max(dups.max() if len(dups) else 0, deduped.max() if len(deduped) else 0)) + 1
+        dup_m = np.zeros(top, dtype=np.int8)
+        dup_m[dups] = 1
+        dup_m[deduped] = 2
+    for ch in requests.chunks(["request_id", "status", "n_records", "send_s", "attempts", "bytes"]):
+        st = ch["status"].to_numpy()
+        nrec = ch["n_records"].to_numpy()
+        c["sent"] += int(nrec.sum())
+        c["acked"] += int(nrec[st == ACKED].sum())
+        c["failed_timeout"] += int(nrec[st == FAILED_TIMEOUT].sum())
+        c["producer_died"] += int(nrec[st == PRODUCER_DIED].sum())
+        c["failed_blocked"] += int(nrec[st == FAILED_BLOCKED].sum())
+        c["pending"] += int(nrec[st == PENDING].sum())
+        c["n_requests"] += len(st)
+        c["n_acked"] += int((st == ACKED).sum())
+        retried = ch["attempts"].to_numpy() > 0
+        c["retried"] += int(retried.sum())
+        c["retried_then_acked"] += int((retried & (st == ACKED)).sum())
+        c["bytes"] += int(ch["bytes"].to_numpy().sum())
+        c["steady"] += int(((ch["send_s"].to_numpy() >= warmup) & (st == ACKED)).sum())
+        if len(dup_m):
+            rid = ch["request_id"].to_numpy()
+            inr = rid < len(dup_m)
+            k = dup_m[rid[inr]]
+            c["dup_records"] += int(nrec[inr][k == 1].sum())
+            c["dedup_records"] += int(nrec[inr][k == 2].sum())
+    return c
+
+
+def _latencies(requests: Table, n_steady: int, warmup: float, regions: list[str]) -> dict:
+    """The produce latency blocks of the summary (exact percentiles over every steady-state
+    acknowledged request: one float column, filled a row group at a time)."""
+    lat = np.empty(n_steady)
+    lead = np.empty(n_steady, dtype=np.int16)
+    reg = np.empty(n_steady, dtype=np.int16)
+    pos = 0
+    for ch in requests.chunks(["status", "send_s", "ack_s", "leader_at_ack", "region_idx"]):
+        send = ch["send_s"].to_numpy()
+        steady = (send >= warmup) & (ch["status"].to_numpy() == ACKED)
+        k = int(steady.sum())
+        lat[pos : pos + k] = ((ch["ack_s"].to_numpy() - send) * 1000.0)[steady]
+        lead[pos : pos + k] = ch["leader_at_ack"].to_numpy()[steady]
+        reg[pos : pos + k] = ch["region_idx"].to_numpy()[steady]
+        pos += k
+    return {
+        "produce_latency_ms": checks.latency_stats(lat),
+        "produce_latency_ms_by_leader": _by(lat, lead, regions),
+        "produce_latency_ms_by_producer_region": _by(lat, reg, regions),
+    }
+
+
+def _e2e(requests: Table, n_steady: int, receipts, n_files: int, n_cons: int, warmup: float):
+    """End-to-end latencies (ms): for each steady-state acknowledged request and consumer, the
+    consumer's receipt of the acknowledged file less the send, in request then consumer order
+    (the non-finite ones, files a consumer never received, left out)."""
+    if not len(receipts) or not n_steady:
+        return np.zeros(0)
+    # receipt time by (file, consumer)
+    grid = np.full((n_files + 1, max(n_cons, 1)), np.nan)
+    grid[receipts["file_id"].to_numpy(), receipts["consumer"].to_numpy()] = receipts[
+        "receipt_s"
+    ].to_numpy()
+    out = np.empty(n_steady * grid.shape[1])
+    pos = 0
+    for ch in requests.chunks(["status", "send_s", "ack_file"]):
+        send = ch["send_s"].to_numpy()
+        steady = (send >= warmup) & (ch["status"].to_numpy() == ACKED)
+        v = (grid[ch["ack_file"].to_numpy()[steady]] - send[steady][:, None]).ravel() * 1000.0
+        v = v[np.isfinite(v)]
+        out[pos : pos + len(v)] = v
+        pos += len(v)
+    return out[:pos]
 
 
 def topology_info(world) -> dict:
@@ -261,39 +352,26 @@ def topology_info(world) -> dict:
     }
 
 
-def _count_zone_traffic(world, requests, attempts, files) -> None:
+def _count_zone_traffic(world) -> None:
     """Bytes from producers to agents, per (producer zone, agent zone): every attempt (a producer
-    that moved is counted in the zone it ended the run in)."""
-    if len(attempts) == 0 or len(files) == 0:
-        return
+    that moved is counted in the zone it ended the run in), from the ledger's per (producer,
+    agent) tallies."""
     led = world.ledger
-    req_bytes = np.zeros(int(requests["request_id"].max()) + 1 if len(requests) else 1, np.int64)
-    req_bytes[requests["request_id"].to_numpy()] = requests["bytes"].to_numpy()
-    prod_of = np.zeros_like(req_bytes, dtype=np.int64)
-    prod_of[requests["request_id"].to_numpy()] = requests["producer"].to_numpy()
-    rid = attempts["request_id"].to_numpy()
-    keep = rid < len(req_bytes)
-    rid, fid = rid[keep], attempts["file_id"].to_numpy()[keep]
-    agent_of_file = np.full(int(files["file_id"].max()) + 1, -1, np.int64)
-    agent_of_file[files["file_id"].to_numpy()] = files["agent"].to_numpy()
-    agents = agent_of_file[fid]
-    prods = prod_of[rid]
-    nbytes = req_bytes[rid]
-    # zones as integer codes: no Python object per attempt
+    if not led.transfers:
+        return
     zones = sorted({p.zone for p in world.producers} | {a.zone for a in world.agents})
     region_of = {z: r for r in world.regions for z in world.region_objs[r].zones}
-    pz = np.array([zones.index(p.zone) for p in world.producers], np.int64)
-    az = np.array([zones.index(a.zone) for a in world.agents], np.int64)
-    src, dst = pz[prods], az[agents]
-    cross = src != dst
-    if not cross.any():
-        return
-    code = src[cross] * len(zones) + dst[cross]
-    uniq, inv = np.unique(code, return_inverse=True)
-    counts = np.bincount(inv)
-    sums = np.bincount(inv, weights=nbytes[cross])
-    for u, n, b in zip(uniq, counts, sums, strict=True):
-        sz, dz = zones[int(u) // len(zones)], zones[int(u) % len(zones)]
+    out: dict[tuple[str, str], list[int]] = {}
+    for (p, a), (n, b) in led.transfers.items():
+        sz, dz = world.producers[p].zone, world.agents[a].zone
+        if sz == dz:
+            continue
+        row = out.setdefault((sz, dz), [0, 0])
+        row[0] += n
+        row[1] += b
+    for (sz, dz), (n, b) in sorted(
+        out.items(), key=lambda kv: (zones.index(kv[0][0]), zones.index(kv[0][1]))
+    ):
         led.count_op("transfer", "network", region_of[sz], region_of[dz], int(n), int(b), sz, dz)
 
 
@@ -316,7 +394,7 @@ def _cost(world, sc, ops: pd.DataFrame, produced_bytes: int, prices=None) -> dic
 def _lost_in_quorum(lost: pd.DataFrame, files: pd.DataFrame, copy: np.ndarray, led, sc) -> int:
     """Lost acknowledged records whose file still had a quorum of copies in buckets that were
     not destroyed: beyond the survivable budget these are still a violation."""
-    if len(lost) == 0 or len(files) == 0:
+    if len(lost) == 0 or files is None or len(files) == 0:
         return 0
     destroyed = np.array([led.histories[f"bucket:{r}"].destroyed_at for r in led.bucket_regions])
     alive = (np.isfinite(copy) & (copy < destroyed[None, :]) & ~np.isfinite(destroyed)).sum(1)

@@ -138,6 +138,12 @@ class World:
             env, self, self.sc.faults, self.streams.gen("faults"), self.ledger, self.sc.run.duration
         )
 
+    def held_request_floor(self) -> int | None:
+        """The lowest request id a producer still counts in its buffer (it reads their status
+        and end when its buffer fills): the ledger keeps those rows in memory. None: none."""
+        lows = [int(p.min()) for pr in self.producers for p in pr._held_parts if len(p)]
+        return min(lows) if lows else None
+
     def finish(self) -> None:
         """The end of the run: heal what is still active, record the table's final state."""
         end = self.sc.run.duration

@@ -47,13 +47,16 @@ from sim.report.plots.style import (
     title,
 )
 
-
 # -- the run --------------------------------------------------------------------------------------
+REQ_COLS = ["send_s", "ack_s", "end_s", "status", "n_records", "attempts", "ack_file", "region"]
+
+
 class _Run:
     """What the plots need from a run folder, loaded once."""
 
     def __init__(self, folder: Path):
-        d = load_run(folder, tables=("requests", "receipts"))  # all the plots read
+        # all the plots read: two tables, and of the requests only the columns drawn
+        d = load_run(folder, tables=("requests", "receipts"), columns={"requests": REQ_COLS})
         self.d = d
         s = d["summary"]
         self.summary = s

@@ -1,0 +1,127 @@
+"""The run's per-row tables as they leave the ledger: row groups in a Parquet file, or in memory.
+
+A long run writes its settled rows (requests, attempts, files, metadata batches) to Parquet as it
+goes, a row group at a time (``Spool``); a short one never fills a row group and keeps its rows
+in memory. Either way the checks after the run see a ``Table``: they read the columns they need,
+one at a time (``column``) or a row group at a time (``chunks``), and never the whole table at
+once unless it is small (``frame``, for tests and notebooks).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class Table:
+    """A table held as a DataFrame (``frame``) or as a Parquet file (``path``)."""
+
+    def __init__(self, frame: pd.DataFrame | None = None, path: Path | None = None):
+        assert (frame is None) != (path is None)
+        self._frame = frame
+        self.path = None if path is None else Path(path)
+
+    @property
+    def in_memory(self) -> bool:
+        return self._frame is not None
+
+    def __len__(self) -> int:
+        if self._frame is not None:
+            return len(self._frame)
+        return pq.ParquetFile(self.path).metadata.num_rows
+
+    @property
+    def columns(self) -> list[str]:
+        if self._frame is not None:
+            return list(self._frame.columns)
+        return list(pq.ParquetFile(self.path).schema_arrow.names)
+
+    def chunks(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        """The rows a row group at a time (the whole frame at once when in memory)."""
+        if self._frame is not None:
+            yield self._frame if columns is None else self._frame[list(columns)]
+            return
+        pf = pq.ParquetFile(self.path)
+        for i in range(pf.num_row_groups):
+            yield pf.read_row_group(i, columns=columns).to_pandas()
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as a numpy array (categoricals: their integer codes)."""
+        if self._frame is not None:
+            return _numpy(self._frame[name])
+        pf = pq.ParquetFile(self.path)
+        n = pf.metadata.num_rows
+        out = None
+        pos = 0
+        for i in range(pf.num_row_groups):
+            part = _numpy(pf.read_row_group(i, columns=[name]).to_pandas()[name])
+            if out is None:
+                out = np.empty(n, dtype=part.dtype)
+            out[pos : pos + len(part)] = part
+            pos += len(part)
+        if out is None:
+            return _numpy(pf.schema_arrow.empty_table().to_pandas()[name])
+        return out
+
+    def frame(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """The whole table (or some of its columns) as one DataFrame."""
+        if self._frame is not None:
+            return self._frame if columns is None else self._frame[list(columns)]
+        return pd.read_parquet(self.path, columns=columns)
+
+    def write(self, dest: Path, move: bool = False) -> None:
+        """Write the table to ``dest`` (a Parquet file); a spilled table is moved there when
+        ``move`` (and then read from there), else copied."""
+        if self._frame is not None:
+            self._frame.to_parquet(dest, index=False)
+        elif move:
+            try:
+                os.replace(self.path, dest)
+            except OSError:  # another file system
+                shutil.move(self.path, dest)
+            self.path = Path(dest)
+        else:
+            shutil.copyfile(self.path, dest)
+
+
+def _numpy(s: pd.Series) -> np.ndarray:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy()
+    return s.to_numpy()
+
+
+class Spool:
+    """Row groups appended to one Parquet file as a run goes (the schema of the first)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._writer = None
+        self._schema = None
+        self.rows = 0
+        self.groups = 0
+
+    @property
+    def started(self) -> bool:
+        return self._writer is not None
+
+    def write(self, df: pd.DataFrame) -> None:
+        """Append ``df`` as one row group."""
+        t = pa.Table.from_pandas(df, preserve_index=False, schema=self._schema)
+        if self._writer is None:
+            self._schema = t.schema
+            self._writer = pq.ParquetWriter(self.path, self._schema)
+        self._writer.write_table(t, row_group_size=max(len(df), 1))
+        self.rows += len(df)
+        self.groups += 1
+
+    def close(self) -> Table:
+        """The file, complete, as a table."""
+        self._writer.close()
+        return Table(path=self.path)
