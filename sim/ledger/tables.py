@@ -53,9 +53,9 @@ class Table:
             yield pf.read_row_group(i, columns=columns).to_pandas()
 
     def column(self, name: str) -> np.ndarray:
-        """One column as a numpy array (categoricals: their integer codes)."""
+        """One column as a fresh numpy array (categoricals: their integer codes)."""
         if self._frame is not None:
-            return _numpy(self._frame[name])
+            return _numpy(self._frame[name]).copy()
         pf = pq.ParquetFile(self.path)
         n = pf.metadata.num_rows
         out = None

@@ -335,8 +335,8 @@ def unavailability_windows(
     if not long.any():
         return []
     acks = requests.column("ack_s")
-    acks = acks[~np.isnan(acks)]
-    acks.sort()
+    acks.sort()  # in place (a fresh array); NaN (never acknowledged) sorts last
+    acks = acks[: np.count_nonzero(~np.isnan(acks))]
     out: list[list[float]] = []
     for a, b in zip(starts[long], ends[long], strict=True):
         lo, hi = np.searchsorted(acks, a, side="right"), np.searchsorted(acks, b, side="left")

@@ -93,10 +93,10 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
         requests, sc.run.unavailability_threshold, end, all_down
     )
     lost_in_quorum = _lost_in_quorum(lost, fx, copy, led, sc)
+    del fx, copy  # the per-file columns are not needed below: free them before the latencies
     counts = _request_counts(requests, sc.run.warmup, dups, deduped)
     lat_block = _latencies(requests, counts["steady"], sc.run.warmup, world.regions)
     e2e = _e2e(requests, counts["steady"], receipts, n_files, len(world.consumers), sc.run.warmup)
-    del fx
 
     lost_records = int(lost["n_records"].sum()) if len(lost) else 0
     ops = _ops_frame(world, led, sc)
