@@ -44,9 +44,10 @@ class Table:
         return list(pq.ParquetFile(self.path).schema_arrow.names)
 
     def chunks(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-        """The rows a row group at a time (the whole frame at once when in memory)."""
+        """The rows a row group at a time, with at least ``columns`` (in memory: the whole
+        frame at once, all its columns, no copy)."""
         if self._frame is not None:
-            yield self._frame if columns is None else self._frame[list(columns)]
+            yield self._frame
             return
         pf = pq.ParquetFile(self.path)
         for i in range(pf.num_row_groups):

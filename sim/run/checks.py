@@ -187,9 +187,9 @@ def lost_acked(requests, attempts, readable: np.ndarray) -> pd.DataFrame:
     """
     parts = []
     for ch in as_table(requests).chunks():
-        acked = ch[ch["status"] == ACKED]
-        ok = readable[acked["ack_file"].to_numpy()]
-        parts.append(acked[~ok] if not ok.all() else acked.iloc[0:0])
+        m = (ch["status"] == ACKED).to_numpy()
+        ok = readable[ch["ack_file"].to_numpy()[m]]
+        parts.append(ch[m][~ok] if not ok.all() else ch.iloc[0:0])
     cand = pd.concat(parts, ignore_index=False) if len(parts) > 1 else parts[0]
     if cand.empty:
         return cand
@@ -197,8 +197,8 @@ def lost_acked(requests, attempts, readable: np.ndarray) -> pd.DataFrame:
     ids = cand["request_id"].to_numpy()
     saved = []
     for att in as_table(attempts).chunks(["request_id", "file_id"]):
-        att = att[att["request_id"].isin(ids)]
-        saved.append(att[readable[att["file_id"].to_numpy()]]["request_id"].to_numpy())
+        rid, fid = att["request_id"].to_numpy(), att["file_id"].to_numpy()
+        saved.append(rid[np.isin(rid, ids) & readable[fid]])
     saved = np.unique(np.concatenate(saved)) if saved else np.zeros(0, np.int64)
     return cand[~cand["request_id"].isin(saved)]
 
