@@ -5,12 +5,15 @@
 One row of three panels (simulated time, load, regions), each with the run's cost (left axis:
 its wall time times the speed of the bare SimPy loop measured in the same process just before,
 in millions of bare events: the figure that survives a noisy, shared machine; the wall time
-itself is written on the bar) and the peak resident memory (right axis).
+itself is written on the bar) and the peak resident memory (right axis); and, when
+``bench_memory.py`` has written its log (``--memory-log``), a last panel with the resident memory
+of one long run against the simulated time.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -32,12 +35,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", default=str(ROOT / "benchmarks" / "scaling.csv"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "img" / "scaling.png"))
+    ap.add_argument("--memory-log", default=str(ROOT / "benchmarks" / "memory_24h.log"))
     a = ap.parse_args(argv)
     df = pd.read_csv(a.csv)
     axes_present = [x for x in TITLES if x in set(df["axis"])]
-    fig, axs = plt.subplots(1, len(axes_present), figsize=(5.5 * len(axes_present), 4.6))
-    if len(axes_present) == 1:
-        axs = [axs]
+    mem = _memory_log(Path(a.memory_log))
+    n = len(axes_present) + (mem is not None)
+    fig, axs = plt.subplots(1, n, figsize=(5.5 * n, 4.6))
+    axs = list(axs) if n > 1 else [axs]
+    if mem is not None:
+        _memory_panel(axs.pop(), *mem)
     for ax, axis in zip(axs, axes_present, strict=True):
         d = df[df["axis"] == axis].reset_index(drop=True)
         x = range(len(d))
@@ -76,6 +83,38 @@ def main(argv=None) -> int:
     fig.savefig(a.out, dpi=110)
     print(a.out)
     return 0
+
+
+def _memory_log(path: Path):
+    """(samples, final figures) from a ``bench_memory.py`` log, or None."""
+    if not path.is_file():
+        return None
+    rows, done = [], None
+    for line in path.read_text().splitlines():
+        if line.startswith("DONE "):
+            done = json.loads(line[5:])
+        elif line.startswith("sim_h"):
+            f = line.split()
+            rows.append({f[i]: float(f[i + 1]) for i in range(0, len(f), 2)})
+    return (pd.DataFrame(rows), done) if rows else None
+
+
+def _memory_panel(ax, d: pd.DataFrame, done: dict | None) -> None:
+    ax.plot(d["sim_h"], d["rss_mib"], color="tab:orange", label="resident memory")
+    ax.set_xlabel("simulated hours")
+    ax.set_ylabel("MiB", color="tab:orange")
+    ax.axhline(1536, color="0.5", ls=":", lw=1)
+    ax.annotate("1.5 GiB target", (0, 1536), va="bottom", fontsize=7, color="0.4")
+    if done is not None:
+        ax.axhline(done["peak_mib"], color="tab:red", ls="--", lw=1)
+        ax.annotate(
+            f"peak with the checks after the run: {done['peak_mib']:.0f} MiB "
+            f"({done['wall_s'] / 60:.0f} min wall)",
+            (0, done["peak_mib"]), va="bottom", fontsize=7, color="tab:red",
+        )  # fmt: skip
+    ax.set_ylim(0, max(1700, d["rss_mib"].max() * 1.15, (done or {}).get("peak_mib", 0) * 1.1))
+    ax.set_xlim(0, max(d["sim_h"].max(), 1))
+    ax.set_title(f"one {d['sim_h'].max():.0f}-hour reference run: memory as it goes", fontsize=9)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ nothing). Names follow Jepsen's queue checkers where they apply:
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -58,7 +60,7 @@ def inputs_from_ledger(led) -> dict:
         ),
         "n_sites": len(led.bucket_regions),
         "sites": list(led.bucket_regions),
-        "log": sorted((e.first_offset, e.n_records) for e in led.metadata.log.values()),
+        "log": _log_array(led.metadata.log.values()),
         "files_twice": _files_twice(led.metadata.log.values()),
         "consumers_went_down": [
             len(h.t) > 1 for n, h in led.histories.items() if n.startswith("consumer:")
@@ -67,18 +69,25 @@ def inputs_from_ledger(led) -> dict:
     }
 
 
+def _log_array(entries) -> np.ndarray:
+    """The final log's (first offset, records) per batch, sorted: an n x 2 integer array."""
+    n = len(entries)
+    first = np.fromiter((e.first_offset for e in entries), dtype=np.int64, count=n)
+    recs = np.fromiter((e.n_records for e in entries), dtype=np.int64, count=n)
+    order = np.lexsort((recs, first))
+    return np.column_stack([first[order], recs[order]])
+
+
 def _files_twice(entries) -> int:
     """Files whose metadata the final log holds in more than one entry (a commit re-applied)."""
-    seen: dict[int, int] = {}
-    for e in entries:
-        for f in e.file_ids:
-            seen[f] = seen.get(f, 0) + 1
-    return sum(1 for n in seen.values() if n > 1)
+    ids = np.fromiter(itertools.chain.from_iterable(e.file_ids for e in entries), dtype=np.int64)
+    _, counts = np.unique(ids, return_counts=True)
+    return int(np.count_nonzero(counts > 1))
 
 
 def check_all(sc, requests, files, batches, receipts, lost_records: int, dup_records: int,
               faults: list[dict], effects: pd.DataFrame, *, destroyed_sites: list[str],
-              n_sites: int, log: list[tuple[int, int]], consumers_went_down: list[bool],
+              n_sites: int, log, consumers_went_down: list[bool],
               fenced: int, leader: pd.DataFrame | None = None, files_twice: int = 0,
               lost_in_quorum: int = 0, sites: list[str] | None = None) -> dict:  # fmt: skip
     """Every invariant of the run (see the module docstring); the keyword inputs come from
@@ -107,11 +116,10 @@ def check_all(sc, requests, files, batches, receipts, lost_records: int, dup_rec
         f"{dup_records:,} records in the log twice; {files_twice:,} file(s) committed twice",
     )  # fmt: skip
     # offsets of the final log
-    gaps = overlaps = 0
-    for (a_first, a_n), (b_first, _) in zip(log, log[1:], strict=False):
-        nxt = a_first + a_n
-        gaps += b_first > nxt
-        overlaps += b_first < nxt
+    log = np.asarray(log, dtype=np.int64).reshape(-1, 2)
+    nxt = log[:-1, 0] + log[:-1, 1]
+    gaps = int(np.count_nonzero(log[1:, 0] > nxt))
+    overlaps = int(np.count_nonzero(log[1:, 0] < nxt))
     out["inconsistent-offsets"] = _result(
         "inconsistent-offsets", gaps == 0 and overlaps == 0, allowed,
         f"{len(log):,} batches in the final log: {gaps} gap(s), {overlaps} overlap(s)",

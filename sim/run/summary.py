@@ -68,7 +68,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
     if fx is not None:
         fid = fx["file_id"].to_numpy()
         in_meta = np.zeros(n_files + 1, dtype=bool)
-        in_meta[np.fromiter(meta_ok, dtype=np.int64, count=len(meta_ok))] = True
+        in_meta[meta_ok] = True
         readable[fid] = data_ok & in_meta[fid]
     files = _files_table(led, files_raw, readable, commit_t, world.regions)
     receipts = consumers.receipts(
