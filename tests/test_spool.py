@@ -29,8 +29,9 @@ def _summary(res) -> dict:
 def pair():
     sc = validate_data(small({"faults": [FAULT], "run.recovery_bound": "30s"}, duration=120))
     kept = run(sc, 3)
-    # no margin: a row goes out as soon as the ledger's rules call it settled (the rules alone
-    # must keep every row the model still reads or writes)
+    # no margin: a row goes out as soon as the ledger's rules call it settled (in this scenario
+    # the rules alone keep every row the model still reads or writes; after a region loss they
+    # do not, and the default margin does: see docs/performance.md)
     spilled = run(sc, 3, spool_rows=400, spool_margin=0.0)
     return kept, spilled
 
