@@ -2,11 +2,14 @@
 two versions of the model run on the same seeds.
 
     PYTHONPATH=<tree> python benchmarks/dump_summaries.py OUT.json [--seed 1] [--only NAME ...]
+        [--spool-rows N] [--spool-margin S]
     python benchmarks/dump_summaries.py --diff A.json B.json
 
 The scenarios are read from this file's tree (``scenarios/*.yaml``); the model is whatever
 ``sim`` is on the import path, so the same script dumps main and a branch. ``--diff`` prints
-every summary key whose value differs and exits 1 if any does.
+every summary key whose value differs and exits 1 if any does. ``--spool-rows`` and
+``--spool-margin`` pass the ledger's row-group size and settling margin to ``run`` (a tree
+without them: leave them out), to show that streaming changes no result.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def _flat(x, prefix=""):
         yield prefix, x
 
 
-def dump(out: Path, seed: int, only: list[str]) -> None:
+def dump(out: Path, seed: int, only: list[str], spool: dict | None = None) -> None:
     from sim.run.runner import run
     from sim.scenario import load_scenario
 
@@ -47,7 +50,7 @@ def dump(out: Path, seed: int, only: list[str]) -> None:
     for path in sorted((ROOT / "scenarios").glob("*.yaml")):
         if only and path.stem not in only:
             continue
-        r = run(load_scenario(path), seed)
+        r = run(load_scenario(path), seed, **(spool or {}))
         res[path.stem] = _strip(json.loads(json.dumps(r.summary, default=str)))
         print(path.stem, flush=True)
         del r
@@ -73,11 +76,18 @@ def main(argv=None) -> int:
     ap.add_argument("out", nargs="?")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", nargs="*", default=[])
+    ap.add_argument("--spool-rows", type=int)
+    ap.add_argument("--spool-margin", type=float)
     ap.add_argument("--diff", nargs=2, metavar=("A", "B"))
     a = ap.parse_args(argv)
     if a.diff:
         return diff(Path(a.diff[0]), Path(a.diff[1]))
-    dump(Path(a.out), a.seed, a.only)
+    spool = {}
+    if a.spool_rows is not None:
+        spool["spool_rows"] = a.spool_rows
+    if a.spool_margin is not None:
+        spool["spool_margin"] = a.spool_margin
+    dump(Path(a.out), a.seed, a.only, spool)
     return 0
 
 

@@ -9,6 +9,7 @@ feed back.
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ import pandas as pd
 
 from sim.core.events import CountingEnvironment
 from sim.core.rng import Streams, draw_root_seed
+from sim.ledger import window
 from sim.ledger.records import SpoolPlan
 from sim.run.summary import derive
 from sim.run.world import World
@@ -134,6 +136,9 @@ def run(
         return folder[0]
 
     led = world.ledger
+    if window.GUARD and not faulthandler.is_enabled():
+        # a row given back and read again stops the run (sim.ledger.window): say who read it
+        faulthandler.enable()
     led.spool = SpoolPlan(spill_folder, duration, margin_s=margin)
     if spool_rows is not None:
         led.spool.rows = int(spool_rows)
@@ -159,7 +164,7 @@ def run(
         for t in every:
             env.run(until=t)
             if t in spills:
-                led.spill(t, world.held_request_floor())
+                led.spill(t, *world.held_floors())
             if progress is not None and t in reported:
                 progress(t)
         world.finish()
