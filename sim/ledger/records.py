@@ -10,6 +10,7 @@ any way they like.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -361,6 +362,7 @@ class Ledger:
         "batch_id", "region", "epoch", "start_s", "applied_s", "first_offset", "n_files",
         "n_records", "holders",
     )  # fmt: skip
+    LOG_COLS = ("batch_id", "first_offset", "n_records", "file_id")
 
     def __post_init__(self):
         for site in self.bucket_regions:
@@ -379,6 +381,10 @@ class Ledger:
         # ``transfers``)
         self.transfers: dict[tuple[int, int], list[int]] = {}
         self._tallied = 0
+        # a strong table's metadata log, one row per (entry, file), columns of LOG_COLS: sent
+        # to its own table in row groups like the batches (8 bytes a value, not an object)
+        self._log = {k: array("q") for k in self.LOG_COLS}
+        self.log_written = 0
 
     # -- recording ----------------------------------------------------------------------------
     def register(self, component) -> None:
@@ -441,6 +447,28 @@ class Ledger:
             ids = np.asarray(file_ids, dtype=np.int64)
             self._commit.ensure(int(ids.max()) + 1)[ids] = row[4]
 
+    def add_log(self, batch_id: int, first_offset: int, n_records: int, file_ids) -> None:
+        """A strong table appended an entry to its metadata log (``sim.model.table``): the
+        batch, its first offset and records, and the files it references (one row each)."""
+        lg = self._log
+        k = len(file_ids)
+        if k == 1:
+            lg["batch_id"].append(batch_id)
+            lg["first_offset"].append(first_offset)
+            lg["n_records"].append(n_records)
+            lg["file_id"].append(file_ids[0])
+        else:
+            lg["batch_id"].extend([batch_id] * k)
+            lg["first_offset"].extend([first_offset] * k)
+            lg["n_records"].extend([n_records] * k)
+            lg["file_id"].extend(file_ids)
+
+    def log_frame(self) -> pd.DataFrame:
+        """The log rows not yet written out."""
+        return pd.DataFrame(
+            {k: np.frombuffer(v, dtype=np.int64).copy() for k, v in self._log.items()}
+        )
+
     @property
     def file_commit(self) -> pd.Series:
         """When each committed file's metadata was applied, by file id."""
@@ -490,7 +518,7 @@ class Ledger:
             row[1] += b
         self._tallied = hi
 
-    def spill(self, now: float, floor: int | None = None) -> None:
+    def spill(self, now: float, floor: int | None = None, wire_floor: int | None = None) -> None:
         """Write the rows settled by ``now`` to the tables' Parquet files, in row groups of at
         least ``spool.rows``, and give their memory back. ``floor``: no request id at or above
         it is written (ids the producers still hold in their buffers).
@@ -530,6 +558,8 @@ class Ledger:
         rmark = min(rb + _settled_prefix(ok), max(rfloor, rb))
         wb = r.wire_base
         wmark = wb + _settled_prefix(r.wire_answer_s[wb : r.n_wire] < cut)
+        if wire_floor is not None:
+            wmark = min(wmark, max(int(wire_floor), wb))
         if fmark - fb >= g:
             self._write_files(fb, fmark)
         if amark - ab >= g:
@@ -542,6 +572,10 @@ class Ledger:
             self._spool("batches").write(self.batches_frame())
             self.batches_written += len(self.batch_rows)
             self.batch_rows = []
+        if len(self._log["file_id"]) >= g:
+            self._spool("log").write(self.log_frame())
+            self.log_written += len(self._log["file_id"])
+            self._log = {k: array("q") for k in self.LOG_COLS}
 
     def _write_files(self, lo: int, hi: int) -> None:
         f = self.files
@@ -552,8 +586,9 @@ class Ledger:
 
     def close_tables(self, end: float) -> dict[str, Table]:
         """The per-row tables after the run (the ledger's columns are dropped): ``requests``,
-        ``attempts``, ``files_raw`` (regions and reasons as codes, see ``files_chunk``) and
-        ``batches``; a table with rows already written is completed in its file."""
+        ``attempts``, ``files_raw`` (regions and reasons as codes, see ``files_chunk``),
+        ``batches`` and ``log`` (a strong table's metadata log, ``add_log``; not a run folder
+        table); a table with rows already written is completed in its file."""
         out = {}
         self._tally_transfers()
         f, a, r = self.files, self.attempts, self.requests
@@ -589,6 +624,14 @@ class Ledger:
         else:
             out["batches"] = Table(bat)
         self.batch_rows = []
+        lg = self.log_frame()
+        if "log" in self._spools:
+            if len(lg):
+                self._spool("log").write(lg)
+            out["log"] = self._spools["log"].close()
+        else:
+            out["log"] = Table(lg)
+        self._log = {k: array("q") for k in self.LOG_COLS}
         return out
 
     # -- tables after the run -----------------------------------------------------------------
@@ -628,11 +671,13 @@ class Ledger:
         """Acknowledgement time and leader region code of files (written out or not)."""
         f = self.files
         old = fids < f.base
-        ack = f.a["ack_s"][fids]
-        lead = f.a["commit_region"][fids]
-        if old.any():
-            ack[old] = self._f_ack.arr[fids[old]]
-            lead[old] = self._f_lead.arr[fids[old]]
+        if not old.any():
+            return f.a["ack_s"][fids], f.a["commit_region"][fids]
+        ack = self._f_ack.ensure(f.base)[np.where(old, fids, 0)]
+        lead = self._f_lead.ensure(f.base)[np.where(old, fids, 0)]
+        new = ~old
+        ack[new] = f.a["ack_s"][fids[new]]  # rows given back are not read (they are protected)
+        lead[new] = f.a["commit_region"][fids[new]]
         return ack, lead
 
     def attempts_frame(self) -> pd.DataFrame:

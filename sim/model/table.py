@@ -63,7 +63,8 @@ class Lease:
 
 @dataclass
 class LogEntry:
-    """One committed metadata batch as stored in the table's log item."""
+    """One committed metadata batch as stored in the table's log item (the eventually
+    consistent kind's replicas; a strong table hands its entries to ``log_sink`` instead)."""
 
     batch_id: int
     first_offset: int
@@ -72,16 +73,52 @@ class LogEntry:
     stamp: tuple[float, str]
 
 
+class FileSet:
+    """The ids of the files a log references, one byte a file id (a Python set of a day's
+    three million file ids would cost about 200 MB)."""
+
+    __slots__ = ("b",)
+
+    def __init__(self):
+        self.b = bytearray(1 << 14)
+
+    def _room(self, top: int) -> None:
+        if top >= len(self.b):
+            self.b.extend(bytes(max(top + 1, 2 * len(self.b)) - len(self.b)))
+
+    def __contains__(self, fid: int) -> bool:
+        return fid < len(self.b) and self.b[fid] > 0
+
+    def update(self, ids) -> None:
+        if ids:
+            self._room(max(ids))
+            b = self.b
+            for f in ids:
+                b[f] = 1
+
+    def difference_update(self, ids) -> None:
+        b = self.b
+        for f in ids:
+            if f < len(b):
+                b[f] = 0
+
+
 @dataclass
 class TableState:
-    """What one replica (or the one strong state) holds."""
+    """What one replica (or the one strong state) holds.
+
+    ``log``: the committed metadata batches by first offset. A strong table's log is only ever
+    appended to (and read after the run), so it does not keep it: it hands each entry to the
+    ledger (``MetadataTable.log_sink``), and keeps what commits read, the next offset and the
+    committed file ids (``committed_files``). The eventual kind's replicas keep theirs, to
+    resolve replicated entries by last writer."""
 
     lease: Lease = field(default_factory=Lease)
     lease_stamp: tuple[float, str] = (-INF, "")
     health: dict[str, tuple[float, float, bool]] = field(default_factory=dict)
     next_offset: int = 0
     log: dict[int, LogEntry] = field(default_factory=dict)
-    committed_files: set[int] = field(default_factory=set)
+    committed_files: FileSet = field(default_factory=FileSet)
     last_write: dict[str, tuple[float, str]] = field(default_factory=dict)
 
 
@@ -192,6 +229,10 @@ class MetadataTable:
         self.replication_out = {r: ReplicationStream(r) for r in self.regions}
         self.leader_changes: list[tuple[float, str]] = [(0.0, leader_region)]
         self.on_leader_change = None  # set by the world: callback(t, region) into the ledger
+        # a strong table's log entries: log_sink(batch_id, first_offset, n_records, file_ids),
+        # set by the world (into the ledger); kept here (``log_entries``) when it is not
+        self.log_sink = None
+        self.log_entries: list[LogEntry] = []
         self.conflicts = 0
 
     # -- planning ------------------------------------------------------------------------------
@@ -491,11 +532,17 @@ class MetadataTable:
             total = sum(n for n, a in zip(n_records, applied, strict=True) if a)
         first = st.next_offset
         if ids:
-            entry = LogEntry(batch_id, first, total, ids, (now, region))
-            st.log[first] = entry
             st.committed_files.update(ids)
             st.next_offset = first + total
-            self._ship(region, now, "log", (entry,))
+            if self.strong:
+                if self.log_sink is not None:
+                    self.log_sink(batch_id, first, total, ids)
+                else:
+                    self.log_entries.append(LogEntry(batch_id, first, total, ids, (now, region)))
+            else:
+                entry = LogEntry(batch_id, first, total, ids, (now, region))
+                st.log[first] = entry
+                self._ship(region, now, "log", (entry,))
         return "ok", first, applied
 
     # -- the table's own leader ----------------------------------------------------------------
@@ -550,10 +597,13 @@ class MetadataTable:
         return reach >= len(self.regions) // 2 + 1
 
     # -- after the run -------------------------------------------------------------------------
-    def final_log(self, end: float) -> dict[int, LogEntry]:
-        """The metadata log as the surviving replicas hold it once everything has recovered."""
+    def final_log(self, end: float) -> dict[int, LogEntry] | None:
+        """The metadata log as the surviving replicas hold it once everything has recovered.
+        None for a strong table that handed its entries to ``log_sink`` (they are the log)."""
         if self.strong:
-            return dict(self._shared.log)
+            if self.log_sink is not None:
+                return None
+            return {e.first_offset: e for e in self.log_entries}
         self._replicate_until(math.inf)
         merged: dict[int, LogEntry] = {}
         for r in self.regions:
@@ -580,11 +630,12 @@ class MetadataTable:
 @dataclass
 class FinalMetadata:
     """The table's state at the end of a run: its kind, its replicas (histories are in the
-    ledger under ``replica_names``), and the metadata log the surviving replicas hold."""
+    ledger under ``replica_names``), and the metadata log the surviving replicas hold (None:
+    the entries the table handed to the ledger as it went, ``Ledger.add_log``)."""
 
     kind: str
     strong: bool
     regions: list[str]
     replica_names: dict[str, str]
-    log: dict[int, LogEntry]
+    log: dict[int, LogEntry] | None
     local: LogNormal

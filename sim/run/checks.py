@@ -19,8 +19,6 @@ acknowledged request is still readable once every surviving component has recove
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
 
@@ -153,34 +151,44 @@ def batch_survives(meta, ledger, holders: set[str], t: float) -> bool:
     return False
 
 
-def _file_ids(entries) -> np.ndarray:
-    """Every file id the log entries reference, as one integer array (no Python set)."""
-    return np.fromiter(itertools.chain.from_iterable(e.file_ids for e in entries), dtype=np.int64)
+def final_log(meta, ledger_log: Table) -> Table:
+    """The metadata log the surviving replicas hold at the end, one row per (entry, file)
+    (``Ledger.LOG_COLS``) in offset order: the ledger's rows for a strong table (it handed
+    them over as it went), else the entries the table kept (``FinalMetadata.log``)."""
+    if meta.log is None:
+        return ledger_log
+    rows = [
+        (e.batch_id, e.first_offset, e.n_records, f)
+        for _, e in sorted(meta.log.items())
+        for f in e.file_ids
+    ]
+    cols = ["batch_id", "first_offset", "n_records", "file_id"]
+    return Table(pd.DataFrame(rows, columns=cols, dtype=np.int64))
 
 
-def metadata_survivors(ledger, batches) -> np.ndarray:
+def metadata_survivors(ledger, batches, log) -> np.ndarray:
     """Ids of the committed files whose metadata the surviving replicas still reference
-    (sorted, each once)."""
+    (sorted, each once); ``log``: the final log (``final_log``)."""
     meta = ledger.metadata
-    final = meta.log
+    log = as_table(log)
     if not meta.strong or not any(
         ledger.histories[n].destroyed_at < INF for n in meta.replica_names.values()
     ):
-        return np.unique(_file_ids(final.values()))
-    info = {}
-    batches = as_table(batches)
-    if len(batches):
-        batches = batches.frame(["batch_id", "applied_s", "holders"])
-        for b, t, h in zip(
-            batches["batch_id"], batches["applied_s"], batches["holders"], strict=True
-        ):
-            info[int(b)] = (float(t), set(h.split(",")))
-    kept = []
-    for e in final.values():
-        t, holders = info[e.batch_id]
-        if batch_survives(meta, ledger, holders, t):
-            kept.append(e)
-    return np.unique(_file_ids(kept))
+        return np.unique(log.column("file_id"))
+    # whether each batch is still held, by batch id (a byte a batch), a row group at a time
+    held = np.zeros(ledger.n_batches + 1, dtype=bool)
+    memo: dict[str, tuple[set[str], float]] = {}
+    for ch in as_table(batches).chunks(["batch_id", "applied_s", "holders"]):
+        for b, t, h in zip(ch["batch_id"], ch["applied_s"], ch["holders"], strict=True):
+            hs = memo.get(h)
+            if hs is None:
+                hs = memo[h] = set(h.split(","))
+            held[int(b)] = batch_survives(meta, ledger, hs, float(t))
+    kept = [
+        ch["file_id"].to_numpy()[held[ch["batch_id"].to_numpy()]]
+        for ch in log.chunks(["batch_id", "file_id"])
+    ]
+    return np.unique(np.concatenate(kept)) if kept else np.zeros(0, np.int64)
 
 
 def lost_acked(requests, attempts, readable: np.ndarray) -> pd.DataFrame:

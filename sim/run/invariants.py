@@ -25,8 +25,6 @@ nothing). Names follow Jepsen's queue checkers where they apply:
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
 
@@ -52,16 +50,17 @@ def _result(name, ok: bool, allowed: set[str], detail: str, checked: bool = True
             "checked": checked, "detail": detail}  # fmt: skip
 
 
-def inputs_from_ledger(led) -> dict:
-    """What the checks need from the ledger besides the run's tables."""
+def inputs_from_ledger(led, log) -> dict:
+    """What the checks need from the ledger besides the run's tables; ``log``: the table's
+    final metadata log (``sim.run.checks.final_log``)."""
     return {
         "destroyed_sites": sorted(
             s for s in led.bucket_regions if led.histories[f"bucket:{s}"].destroyed_at < INF
         ),
         "n_sites": len(led.bucket_regions),
         "sites": list(led.bucket_regions),
-        "log": _log_array(led.metadata.log.values()),
-        "files_twice": _files_twice(led.metadata.log.values()),
+        "log": _log_array(log),
+        "files_twice": _files_twice(log),
         "consumers_went_down": [
             len(h.t) > 1 for n, h in led.histories.items() if n.startswith("consumer:")
         ],
@@ -69,19 +68,23 @@ def inputs_from_ledger(led) -> dict:
     }
 
 
-def _log_array(entries) -> np.ndarray:
-    """The final log's (first offset, records) per batch, sorted: an n x 2 integer array."""
-    n = len(entries)
-    first = np.fromiter((e.first_offset for e in entries), dtype=np.int64, count=n)
-    recs = np.fromiter((e.n_records for e in entries), dtype=np.int64, count=n)
+def _log_array(log) -> np.ndarray:
+    """The final log's (first offset, records) per entry, sorted: an n x 2 integer array
+    (an entry's rows are consecutive, one per file)."""
+    log = as_table(log)
+    bid = log.column("batch_id")
+    start = np.ones(len(bid), dtype=bool)
+    start[1:] = bid[1:] != bid[:-1]
+    del bid
+    first = log.column("first_offset")[start]
+    recs = log.column("n_records")[start]
     order = np.lexsort((recs, first))
     return np.column_stack([first[order], recs[order]])
 
 
-def _files_twice(entries) -> int:
+def _files_twice(log) -> int:
     """Files whose metadata the final log holds in more than one entry (a commit re-applied)."""
-    ids = np.fromiter(itertools.chain.from_iterable(e.file_ids for e in entries), dtype=np.int64)
-    _, counts = np.unique(ids, return_counts=True)
+    counts = np.bincount(as_table(log).column("file_id"))
     return int(np.count_nonzero(counts > 1))
 
 

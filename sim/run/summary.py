@@ -63,7 +63,8 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
     else:
         copy = np.zeros((0, len(world.buckets)))
         data_ok = np.zeros(0, dtype=bool)
-    meta_ok = checks.metadata_survivors(led, batches)
+    log = checks.final_log(led.metadata, tabs["log"])
+    meta_ok = checks.metadata_survivors(led, batches, log)
     readable = np.zeros(n_files + 1, dtype=bool)  # indexed by file id (the last: "no file")
     if fx is not None:
         fid = fx["file_id"].to_numpy()
@@ -113,7 +114,7 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
     checks_block = check_all(
         sc, requests, files, batches, receipts, lost_records, counts["dup_records"], led.faults,
         effects, leader=led.leader_frame(), lost_in_quorum=lost_in_quorum,
-        **inputs_from_ledger(led),
+        **inputs_from_ledger(led, log),
     )  # fmt: skip
     c = counts
     summary = {

@@ -61,6 +61,7 @@ class World:
         )  # fmt: skip
         self.ledger.table_leader.append((0.0, t.leader_region))
         self.table.on_leader_change = lambda t1, r: self.ledger.table_leader.append((t1, r))
+        self.table.log_sink = self.ledger.add_log  # a strong table's log, as columns
         for rep in self.table.replicas.values():
             self._place(rep)
         for c in list(self.table.leader_roles.values()) + list(self.table.replication_out.values()):
@@ -138,11 +139,17 @@ class World:
             env, self, self.sc.faults, self.streams.gen("faults"), self.ledger, self.sc.run.duration
         )
 
-    def held_request_floor(self) -> int | None:
-        """The lowest request id a producer still counts in its buffer (it reads their status
-        and end when its buffer fills): the ledger keeps those rows in memory. None: none."""
+    def held_floors(self) -> tuple[int | None, int | None]:
+        """The lowest request id and wire id the model still holds outside the files in
+        flight: the ledger keeps those rows, and every later one, in memory (None: none).
+
+        Requests: the batches a producer counts in its buffer (it reads their status and end
+        when its buffer fills). Wires: the wire requests a producer counts on its connection
+        (it reads their answer times at its next dispatch, however long ago they were
+        answered: a producer whose agent is gone does not dispatch for a while)."""
         lows = [int(p.min()) for pr in self.producers for p in pr._held_parts if len(p)]
-        return min(lows) if lows else None
+        wires = [min(pr._open) for pr in self.producers if pr._open]
+        return (min(lows) if lows else None), (min(wires) if wires else None)
 
     def finish(self) -> None:
         """The end of the run: heal what is still active, record the table's final state."""
