@@ -4,6 +4,12 @@ it keep their live rows when the settled ones are given back."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -70,3 +76,63 @@ def test_a_column_keeps_its_live_rows_when_the_settled_ones_go_and_it_grows():
     block = Column(np.float64, np.array([np.nan, 3.0]), capacity=8, width=2)
     b = block.ensure(20)
     assert np.isnan(b[:20, 0]).all() and (b[:20, 1] == 3.0).all()
+
+
+# -- a row given back is never read ----------------------------------------------------------
+REGION_LOSS = {"kind": "region-outage", "target": "leader", "at": 40, "data": "destroyed"}
+_CHILD = """
+import json, sys
+from sim.run.runner import run
+from sim.scenario import validate_data
+from tests.conftest import small
+sc = validate_data(small({"faults": [%r]}, duration=400))
+res = run(sc, 3, spool_rows=2000, spool_margin=0.0)
+assert not res.tables["requests"].in_memory
+s = {k: v for k, v in res.summary.items() if k != "wall_time_s"}
+s["model"] = {k: v for k, v in s["model"].items() if k != "sim_wall_s"}
+print(json.dumps(s, default=str))
+"""
+
+
+def _child(code: str) -> subprocess.CompletedProcess:
+    root = Path(__file__).resolve().parents[1]
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    )
+    env.pop("SIM_LEDGER_GUARD", None)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root,
+        timeout=600,
+    )  # fmt: skip
+
+
+def test_no_settled_row_is_read_after_a_region_loss():
+    """The leader's region lost for good, rows written out as soon as the ledger's rules let
+    them go (no margin): the run reads no row it gave back (a read stops the child process with
+    the reader's stack: ``sim.ledger.window``), and its summary is the in-memory run's. Before
+    the producers' open wires were held, ``Producer._dispatch`` read the answer times of wires
+    given back (zeros) after the stall and the summary differed."""
+    out = _child(_CHILD % REGION_LOSS)
+    assert out.returncode == 0, out.stderr[-3000:]
+    spilled = json.loads(out.stdout.strip().splitlines()[-1])
+    sc = validate_data(small({"faults": [REGION_LOSS]}, duration=400))
+    kept = run(sc, 3)
+    assert kept.tables["requests"].in_memory
+    assert json.loads(json.dumps(_summary(kept), default=str)) == spilled
+
+
+def test_a_row_given_back_cannot_be_read():
+    """The guard itself: reading a released row stops the process (it does not read zeros)."""
+    code = (
+        "import numpy as np\n"
+        "from sim.ledger.window import Column, PAGE\n"
+        "c = Column(np.float64, np.nan, capacity=4 * PAGE)\n"
+        "a = c.ensure(4 * PAGE)\n"
+        "a[:] = 1.0\n"
+        "c.release(2 * PAGE)\n"
+        "print('live', a[2 * PAGE], flush=True)\n"
+        "print('released', a[0], flush=True)\n"
+    )
+    out = _child(code)
+    assert "live 1.0" in out.stdout
+    assert out.returncode != 0 and "released" not in out.stdout
