@@ -389,3 +389,141 @@ def latency_stats(values_ms: np.ndarray, overwrite: bool = False) -> dict:
         "p999": r(q[3]),
         "max": r(top),
     }
+
+
+# -- exact percentiles of values streamed a row group at a time --------------------------------
+PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+STREAM_ABOVE = 1 << 23  # values: a sample this large is not held whole (64 MiB of floats)
+_BIN_SHIFT = 46  # histogram bins: the top 18 bits of a float's order-preserving bit pattern
+
+
+def _order_bits(v: np.ndarray) -> np.ndarray:
+    """Unsigned integers ordered as the floats ``v`` are (IEEE 754 bit patterns, sign fixed)."""
+    b = np.ascontiguousarray(v, dtype=np.float64).view(np.int64)
+    return np.where(b < 0, ~b, b | np.int64(-(1 << 63))).view(np.uint64)
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    """numpy's linear interpolation between two order statistics (``np.percentile``)."""
+    d = b - a
+    return b - d * (1.0 - t) if t >= 0.5 else a + d * t
+
+
+class StreamedStats:
+    """count, mean, max and ``PERCENTILES`` of a sample read in chunks, the percentiles equal to
+    ``np.percentile``'s on the whole sample (linear interpolation between the same two order
+    statistics), without holding it: a first pass (``add``) counts the values in 2^18 bins of
+    their bit patterns (1.6% of a value wide), a second (``collect``) keeps only the values in
+    the bins that hold the order statistics wanted, which are then sorted. The mean is the sum
+    of the chunks' sums over the count (in the last bits it may differ from ``np.mean``'s
+    pairwise sum over the whole sample)."""
+
+    def __init__(self):
+        self.n = 0
+        self.total = 0.0
+        self.top = -INF
+        self.hist = np.zeros(1 << (64 - _BIN_SHIFT), dtype=np.int64)
+        self._want: dict[int, int] | None = None  # rank -> bin
+        self._parts: dict[int, list[np.ndarray]] = {}
+
+    def add(self, v: np.ndarray) -> None:
+        """First pass: finite values of one chunk."""
+        if len(v) == 0:
+            return
+        self.n += len(v)
+        self.total += float(v.sum())
+        self.top = max(self.top, float(v.max()))
+        self.hist += np.bincount(
+            (_order_bits(v) >> np.uint64(_BIN_SHIFT)).astype(np.int64), minlength=len(self.hist)
+        )
+
+    def _ranks(self) -> list[tuple[int, int, float]]:
+        """(previous rank, next rank, gamma) per percentile, as ``np.percentile`` computes them."""
+        n = self.n
+        q = np.true_divide(np.asarray(PERCENTILES), 100)
+        h = (n - 1) * q
+        out = []
+        for x in h.tolist():
+            if x >= n - 1:
+                out.append((n - 1, n - 1, 0.0))
+            else:
+                p = int(np.floor(x))
+                out.append((p, p + 1, x - p))
+        return out
+
+    def plan(self) -> bool:
+        """After the first pass: whether a second is needed (no values: none)."""
+        if self.n == 0:
+            return False
+        cum = np.cumsum(self.hist)
+        ranks = sorted({r for p, nx, _ in self._ranks() for r in (p, nx)})
+        bins = np.searchsorted(cum, np.asarray(ranks), side="right")
+        self._want = dict(zip(ranks, bins.tolist(), strict=True))
+        self._cum = cum
+        self._parts = {b: [] for b in set(self._want.values())}
+        return True
+
+    def collect(self, v: np.ndarray) -> None:
+        """Second pass: the same chunks again (finite values), in any order."""
+        if len(v) == 0:
+            return
+        b = (_order_bits(v) >> np.uint64(_BIN_SHIFT)).astype(np.int64)
+        for k, parts in self._parts.items():
+            m = b == k
+            if m.any():
+                parts.append(v[m])
+
+    def result(self) -> dict:
+        """The figures, as ``latency_stats`` gives them."""
+        if self.n == 0:
+            return latency_stats(np.zeros(0))
+        vals = {k: np.sort(np.concatenate(p)) for k, p in self._parts.items()}
+
+        def at(rank: int) -> float:
+            k = self._want[rank]
+            below = int(self._cum[k - 1]) if k > 0 else 0
+            return float(vals[k][rank - below])
+
+        q = [_lerp(at(p), at(nx), g) for p, nx, g in self._ranks()]
+        r = lambda x: round(float(x), 3)  # noqa: E731
+        return {
+            "count": int(self.n),
+            "mean": r(self.total / self.n),
+            "p50": r(q[0]),
+            "p90": r(q[1]),
+            "p99": r(q[2]),
+            "p999": r(q[3]),
+            "max": r(self.top),
+        }
+
+
+def streamed_stats(chunks, families: tuple[int, ...] = ()) -> tuple[dict, list[list[dict]]]:
+    """``latency_stats`` of a sample too large to hold, and of its groups: ``chunks()`` yields
+    (values, a group code array per family) a chunk at a time, the same chunks each time it is
+    called (twice); ``families`` gives each family's number of groups (codes 0 .. n - 1; other
+    codes count only in the whole). Returns the whole sample's figures and, per family, each
+    group's."""
+    whole = StreamedStats()
+    fams = [[StreamedStats() for _ in range(n)] for n in families]
+
+    def finite():
+        for v, codes in chunks():
+            fin = np.isfinite(v)
+            if not fin.all():
+                v = v[fin]
+                codes = [c[fin] for c in codes]
+            yield v, codes
+
+    for v, codes in finite():
+        whole.add(v)
+        for fam, c in zip(fams, codes, strict=True):
+            for g, st in enumerate(fam):
+                st.add(v[c == g])
+    if any([st.plan() for st in [whole, *(st for fam in fams for st in fam)]]):
+        for v, codes in finite():
+            whole.collect(v)
+            for fam, c in zip(fams, codes, strict=True):
+                for g, st in enumerate(fam):
+                    if st.n:
+                        st.collect(v[c == g])
+    return whole.result(), [[st.result() for st in fam] for fam in fams]

@@ -97,9 +97,9 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
     del fx, copy  # the per-file columns are not needed below: free them before the latencies
     counts = _request_counts(requests, sc.run.warmup, dups, deduped)
     lat_block = _latencies(requests, counts["steady"], sc.run.warmup, world.regions)
-    e2e = _e2e(requests, counts["steady"], receipts, n_files, len(world.consumers), sc.run.warmup)
-    e2e_stats = checks.latency_stats(e2e, overwrite=True)
-    del e2e  # a float per steady request and consumer: freed before the invariants
+    e2e_stats = _e2e_stats(
+        requests, counts["steady"], receipts, n_files, len(world.consumers), sc.run.warmup
+    )
 
     lost_records = int(lost["n_records"].sum()) if len(lost) else 0
     ops = _ops_frame(world, led, sc)
@@ -276,9 +276,44 @@ def _request_counts(requests: Table, warmup: float, dups, deduped) -> dict:
     return c
 
 
+def _steady_latencies(requests: Table, warmup: float):
+    """(produce latencies in ms, [leader code, producer region code]) of the steady-state
+    acknowledged requests, a row group at a time."""
+
+    def chunks():
+        for ch in requests.chunks(["status", "send_s", "ack_s", "leader_at_ack", "region_idx"]):
+            send = ch["send_s"].to_numpy()
+            steady = (send >= warmup) & (ch["status"].to_numpy() == ACKED)
+            lat = ((ch["ack_s"].to_numpy() - send) * 1000.0)[steady]
+            codes = [ch["leader_at_ack"].to_numpy()[steady], ch["region_idx"].to_numpy()[steady]]
+            yield lat, codes
+
+    return chunks
+
+
+def _group_block(stats: list[dict], names: list[str]) -> dict:
+    return {
+        names[k]: {"count": st["count"], "p50": st["p50"], "p99": st["p99"]}
+        for k, st in sorted(enumerate(stats), key=lambda kv: names[kv[0]])
+        if st["count"]
+    }
+
+
 def _latencies(requests: Table, n_steady: int, warmup: float, regions: list[str]) -> dict:
-    """The produce latency blocks of the summary (exact percentiles over every steady-state
-    acknowledged request: one float column, filled a row group at a time)."""
+    """The produce latency blocks of the summary: exact percentiles over every steady-state
+    acknowledged request, from one float column filled a row group at a time, or beyond
+    ``checks.STREAM_ABOVE`` requests (a long run) in two passes that hold only the values near
+    each percentile (``checks.streamed_stats``: the same figures, the mean up to its last
+    bits)."""
+    if n_steady > checks.STREAM_ABOVE:
+        whole, (by_lead, by_reg) = checks.streamed_stats(
+            _steady_latencies(requests, warmup), (len(regions), len(regions))
+        )
+        return {
+            "produce_latency_ms": whole,
+            "produce_latency_ms_by_leader": _group_block(by_lead, regions),
+            "produce_latency_ms_by_producer_region": _group_block(by_reg, regions),
+        }
     lat = np.empty(n_steady)
     lead = np.empty(n_steady, dtype=np.int16)
     reg = np.empty(n_steady, dtype=np.int16)
@@ -298,17 +333,42 @@ def _latencies(requests: Table, n_steady: int, warmup: float, regions: list[str]
     }
 
 
+def _e2e_stats(
+    requests: Table, n_steady: int, receipts, n_files: int, n_cons: int, warmup: float
+) -> dict:
+    """The end-to-end latency figures: from one array of every (steady request, consumer)
+    latency, or beyond ``checks.STREAM_ABOVE`` of them in two passes (``_latencies``)."""
+    if not len(receipts) or not n_steady or n_steady * max(n_cons, 1) <= checks.STREAM_ABOVE:
+        e2e = _e2e(requests, n_steady, receipts, n_files, n_cons, warmup)
+        return checks.latency_stats(e2e, overwrite=True)
+    grid = _receipt_grid(receipts, n_files, n_cons)
+
+    def chunks():
+        for ch in requests.chunks(["status", "send_s", "ack_file"]):
+            send = ch["send_s"].to_numpy()
+            steady = (send >= warmup) & (ch["status"].to_numpy() == ACKED)
+            v = (grid[ch["ack_file"].to_numpy()[steady]] - send[steady][:, None]).ravel()
+            yield v * 1000.0, []
+
+    return checks.streamed_stats(chunks)[0]
+
+
+def _receipt_grid(receipts, n_files: int, n_cons: int) -> np.ndarray:
+    """Receipt time by (file, consumer), NaN where none (the last row: no file)."""
+    grid = np.full((n_files + 1, max(n_cons, 1)), np.nan)
+    grid[receipts["file_id"].to_numpy(), receipts["consumer"].to_numpy()] = receipts[
+        "receipt_s"
+    ].to_numpy()
+    return grid
+
+
 def _e2e(requests: Table, n_steady: int, receipts, n_files: int, n_cons: int, warmup: float):
     """End-to-end latencies (ms): for each steady-state acknowledged request and consumer, the
     consumer's receipt of the acknowledged file less the send, in request then consumer order
     (the non-finite ones, files a consumer never received, left out)."""
     if not len(receipts) or not n_steady:
         return np.zeros(0)
-    # receipt time by (file, consumer)
-    grid = np.full((n_files + 1, max(n_cons, 1)), np.nan)
-    grid[receipts["file_id"].to_numpy(), receipts["consumer"].to_numpy()] = receipts[
-        "receipt_s"
-    ].to_numpy()
+    grid = _receipt_grid(receipts, n_files, n_cons)
     out = np.empty(n_steady * grid.shape[1])
     pos = 0
     for ch in requests.chunks(["status", "send_s", "ack_file"]):
