@@ -314,6 +314,9 @@ class SpoolPlan:
     margin_s: float = 300.0
 
 
+BATCH_GROUP_ROWS = 1 << 15  # metadata batches written at a time (at most): 11 MB of tuples
+
+
 def _settled_prefix(ok: np.ndarray) -> int:
     """Length of the leading run of True in ``ok``."""
     if len(ok) == 0 or ok.all():
@@ -518,19 +521,25 @@ class Ledger:
             row[1] += b
         self._tallied = hi
 
-    def spill(self, now: float, floor: int | None = None, wire_floor: int | None = None) -> None:
+    def spill(self, now: float, floor: int | None = None, wire_floor: int | None = None) -> int:
         """Write the rows settled by ``now`` to the tables' Parquet files, in row groups of at
-        least ``spool.rows``, and give their memory back. ``floor``: no request id at or above
-        it is written (ids the producers still hold in their buffers).
+        least ``spool.rows``, and give their memory back; returns how many rows were written.
+        ``floor``: no request id at or above it is written (ids the producers still hold in
+        their buffers); ``wire_floor``: no wire id at or above it is given back (wires the
+        producers still count on their connections). Both from ``World.held_floors``.
 
         A row is settled when nothing in the model writes or reads it any more: a file once it
         is acknowledged or failed (its process has ended), an attempt with its file, a request
         once it is answered or failed, no file still in flight carries it, and no producer
-        counts it in its buffer; each also ``margin_s`` after it settled."""
+        counts it in its buffer; a wire once answered and no producer counts it on its
+        connection; each also ``margin_s`` after it settled (a safety margin: the rules alone
+        keep the results, ``tests/test_spool.py``). A row given back and read again stops the
+        run (``sim.ledger.window``): it never reads as zeros."""
         plan = self.spool
         if plan is None:
-            return
+            return 0
         self._tally_transfers()
+        written = 0
         cut = now - plan.margin_s
         g = plan.rows
         f, a, r = self.files, self.attempts, self.requests
@@ -562,20 +571,27 @@ class Ledger:
             wmark = min(wmark, max(int(wire_floor), wb))
         if fmark - fb >= g:
             self._write_files(fb, fmark)
+            written += fmark - fb
         if amark - ab >= g:
             self._spool("attempts").write(a.frame(ab, amark))
             a.free_below(amark)
+            written += amark - ab
         if rmark - rb >= g:
             self._spool("requests").write(self.requests_frame(plan.end, None, None, rb, rmark))
             r.free_below(rmark, wmark)
-        if len(self.batch_rows) >= g:
+            written += rmark - rb
+        # a batch is a Python tuple until written (about 350 bytes): a smaller row group
+        if len(self.batch_rows) >= min(g, BATCH_GROUP_ROWS):
             self._spool("batches").write(self.batches_frame())
             self.batches_written += len(self.batch_rows)
+            written += len(self.batch_rows)
             self.batch_rows = []
         if len(self._log["file_id"]) >= g:
             self._spool("log").write(self.log_frame())
             self.log_written += len(self._log["file_id"])
+            written += len(self._log["file_id"])
             self._log = {k: array("q") for k in self.LOG_COLS}
+        return written
 
     def _write_files(self, lo: int, hi: int) -> None:
         f = self.files

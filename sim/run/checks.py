@@ -322,7 +322,8 @@ def unavailability_windows(
     was acked.
 
     The outstanding intervals' union is taken a row group at a time and the groups' segments
-    merged (a union of unions is the union); the acknowledgement times are read as one column."""
+    merged (a union of unions is the union); of the acknowledgement times only those that can
+    bound a gap are kept (``_gap_points``)."""
     extra = np.array(clients_down, dtype=np.float64).reshape(-1, 2)
     requests = as_table(requests)
     if len(requests) == 0 and not len(extra):
@@ -346,9 +347,7 @@ def unavailability_windows(
     long = (ends - starts) >= threshold
     if not long.any():
         return []
-    acks = requests.column("ack_s")
-    acks.sort()  # in place (a fresh array); NaN (never acknowledged) sorts last
-    acks = acks[: np.count_nonzero(~np.isnan(acks))]
+    acks = _gap_points(requests, starts[long], ends[long], threshold, t_end)
     out: list[list[float]] = []
     for a, b in zip(starts[long], ends[long], strict=True):
         lo, hi = np.searchsorted(acks, a, side="right"), np.searchsorted(acks, b, side="left")
@@ -357,6 +356,35 @@ def unavailability_windows(
         for i in np.where(gaps >= threshold)[0]:
             out.append([round(float(points[i]), 6), round(float(points[i + 1]), 6)])
     return out
+
+
+def _gap_points(requests: Table, starts, ends, threshold: float, t_end: float) -> np.ndarray:
+    """The acknowledgement times (sorted) that can bound a gap of ``threshold`` or more within
+    the windows [starts, ends], read a row group at a time: in bins a third of ``threshold``
+    wide, each bin's first and last. Two consecutive times at least ``threshold`` apart lie in
+    different bins with an empty one between, so they are a bin's last and the next non-empty
+    bin's first, and stay consecutive here; every other gap, here and in the full sequence (a
+    window's end to its nearest time included), is shorter than a bin. So the gaps found are
+    those of the full sequence, and a day's 30 million acknowledgements are not held."""
+    w = threshold / 3.0
+    top = max(float(t_end), float(np.max(ends))) if len(ends) else float(t_end)
+    nb = int(np.ceil(top / w)) + 2 if w > 0 else 0
+    if not 0 < nb <= 1 << 24:  # no binning (a zero threshold), or bins larger than the times
+        acks = requests.column("ack_s")
+        acks.sort()
+        return acks[: np.count_nonzero(~np.isnan(acks))]
+    lo = np.full(nb, INF)
+    hi = np.full(nb, -INF)
+    for ch in requests.chunks(["ack_s"]):
+        t = ch["ack_s"].to_numpy(dtype=np.float64)
+        t = t[~np.isnan(t)]
+        if not len(t):
+            continue
+        b = np.clip(np.floor(t / w), 0, nb - 1).astype(np.int64)
+        np.minimum.at(lo, b, t)
+        np.maximum.at(hi, b, t)
+    pts = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)]])
+    return np.unique(pts)
 
 
 def latency_stats(values_ms: np.ndarray, overwrite: bool = False) -> dict:

@@ -156,18 +156,22 @@ def run(
         spills = {float(t) for t in np.arange(SPILL_EVERY_S, duration, SPILL_EVERY_S)}
     reported = set(stops)
     # The model allocates many short-lived objects (events, generators) and few cycles: collect
-    # less often while it runs and its tables are built (15-20% faster); restored afterwards.
+    # less often while it runs (15-20% faster); restored for the step after it, which reads the
+    # tables a row group at a time (pandas frames hold reference cycles: each group's would
+    # otherwise wait for a rare collection, hundreds of MB for a long run). The same after each
+    # write of settled rows.
     thresholds = gc.get_threshold()
     gc.set_threshold(100_000, 50, 1000)
     try:
         every = sorted(reported | spills)
         for t in every:
             env.run(until=t)
-            if t in spills:
-                led.spill(t, *world.held_floors())
+            if t in spills and led.spill(t, *world.held_floors()):
+                gc.collect()
             if progress is not None and t in reported:
                 progress(t)
         world.finish()
+        gc.set_threshold(*thresholds)
         sim_wall = time.perf_counter() - wall0
         n_events = env.events - (len(every) - len(stops)) * _events_per_stop()
         parts = derive(world, sc, int(seed), n_events, sim_wall, wall0, prices)
