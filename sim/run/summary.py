@@ -52,13 +52,28 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
     put_cols = [
         f"put_{k}[{b}]" for b in led.bucket_regions for k in ("start_s", "end_s", "state")
     ]  # fmt: skip
-    fcols = ["file_id", "region", "bytes", "commit_tries", "agent", *put_cols]
-    fx = pd.concat(list(files_raw.chunks(fcols)), ignore_index=True) if len(files_raw) else None
-    if fx is not None:
-        fx["region"] = pd.Categorical.from_codes(
-            fx["region"].to_numpy(), categories=list(world.regions)
-        )
-        copy = checks.file_copies(fx, led, sc.storage.repair_delay)
+    keep = ["file_id", "region", "bytes", "commit_tries", "agent"]
+    fx = None
+    repaired: dict[tuple[str, str], list[int]] = {}
+    if len(files_raw):
+        # where each file's data landed, a row group at a time (a file's copies depend on its
+        # own PUTs only); the PUT columns are not kept beyond their row group
+        parts, copies = [], []
+        for ch in files_raw.chunks([*keep, *put_cols]):
+            ch = ch[[*keep, *put_cols]].copy() if files_raw.in_memory else ch
+            ch["region"] = pd.Categorical.from_codes(
+                ch["region"].to_numpy(), categories=list(world.regions)
+            )
+            cp = checks.file_copies(ch, led, sc.storage.repair_delay)
+            for src, dst, n, nbytes in checks.repairs(ch, cp, led):
+                row = repaired.setdefault((src, dst), [0, 0])
+                row[0] += n
+                row[1] += nbytes
+            copies.append(cp)
+            parts.append(ch[keep])
+        fx = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        copy = np.concatenate(copies) if len(copies) > 1 else copies[0]
+        del parts, copies
         data_ok = checks.data_survives(copy, led)
     else:
         copy = np.zeros((0, len(world.buckets)))
@@ -77,9 +92,8 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
         world.buckets, sc.workload.poll_interval, world.table, world.streams.gen("consumers"),
         end, sc.workload.read_from,
     )  # fmt: skip
-    if fx is not None:
-        for src, dst, n, nbytes in checks.repairs(fx, copy, led):
-            led.count_op("put", sc.storage.profile, src, dst, n, nbytes)
+    for (src, dst), (n, nbytes) in repaired.items():
+        led.count_op("put", sc.storage.profile, src, dst, n, nbytes)
     _count_zone_traffic(world)
     lost = checks.lost_acked(requests, attempts, readable)
     # idempotent producers: the table recognises a retried batch's producer id and sequence
