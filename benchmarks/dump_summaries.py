@@ -54,7 +54,7 @@ def dump(out: Path, seed: int, only: list[str], spool: dict | None = None) -> No
         res[path.stem] = _strip(json.loads(json.dumps(r.summary, default=str)))
         print(path.stem, flush=True)
         del r
-    out.write_text(json.dumps(res, indent=1, sort_keys=True))
+        out.write_text(json.dumps(res, indent=1, sort_keys=True))  # after each: a crash keeps
 
 
 def diff(a: Path, b: Path) -> int:

@@ -106,16 +106,22 @@ def _child(code: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def test_no_settled_row_is_read_after_a_region_loss():
-    """The leader's region lost for good, rows written out as soon as the ledger's rules let
-    them go (no margin): the run reads no row it gave back (a read stops the child process with
-    the reader's stack: ``sim.ledger.window``), and its summary is the in-memory run's. Before
-    the producers' open wires were held, ``Producer._dispatch`` read the answer times of wires
-    given back (zeros) after the stall and the summary differed."""
-    out = _child(_CHILD % REGION_LOSS)
+PARTITION = {"kind": "partition", "mode": "isolate", "target": "leader", "at": 40, "duration": 120}
+
+
+@pytest.mark.parametrize("fault", [REGION_LOSS, PARTITION], ids=["region-loss", "partition"])
+def test_no_settled_row_is_read_after_a_region_loss_or_a_partition(fault):
+    """The leader's region lost for good, or cut off, rows written out as soon as the ledger's
+    rules let them go (no margin): the run reads no row it gave back (a read stops the child
+    process with the reader's stack: ``sim.ledger.window``), and its summary is the in-memory
+    run's. Before the producers' open wires were held, ``Producer._dispatch`` read the answer
+    times of wires given back (zeros) after the region loss and the summary differed; before
+    ``RequestColumns.answered`` skipped wires given back, a retried request's failure in the
+    partition touched its first wire's row."""
+    out = _child(_CHILD % fault)
     assert out.returncode == 0, out.stderr[-3000:]
     spilled = json.loads(out.stdout.strip().splitlines()[-1])
-    sc = validate_data(small({"faults": [REGION_LOSS]}, duration=400))
+    sc = validate_data(small({"faults": [fault]}, duration=400))
     kept = run(sc, 3)
     assert kept.tables["requests"].in_memory
     assert json.loads(json.dumps(_summary(kept), default=str)) == spilled

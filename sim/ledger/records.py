@@ -95,7 +95,9 @@ class RequestColumns:
         error): it frees the wire request that carried their first attempt (the first answer
         counts; the answers to retries, which are not carried by a wire request, change nothing)."""
         w = self.cols["wire"][ids]
-        m = w >= 0
+        # a wire below wire_base was answered before the last write of settled rows, so before
+        # now: a later answer changes nothing, and its row was given back (not to be touched)
+        m = w >= self.wire_base
         if not m.all():
             w = w[m]
             t = t[m] if np.ndim(t) else t
