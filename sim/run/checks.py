@@ -201,7 +201,9 @@ def lost_acked(requests, attempts, readable: np.ndarray) -> pd.DataFrame:
     for ch in as_table(requests).chunks():
         m = (ch["status"] == ACKED).to_numpy()
         ok = readable[ch["ack_file"].to_numpy()[m]]
-        parts.append(ch[m][~ok] if not ok.all() else ch.iloc[0:0])
+        # copies: a slice (even an empty one) would keep the whole row group alive
+        if not parts or not ok.all():
+            parts.append(ch[m][~ok].copy())
     cand = pd.concat(parts, ignore_index=False) if len(parts) > 1 else parts[0]
     if cand.empty:
         return cand
