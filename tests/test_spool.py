@@ -142,3 +142,19 @@ def test_a_row_given_back_cannot_be_read():
     out = _child(code)
     assert "live 1.0" in out.stdout
     assert out.returncode != 0 and "released" not in out.stdout
+
+
+def test_the_pre_flight_estimate_of_a_long_run_counts_what_is_written_out():
+    """A streamed run is priced by what it holds (measured peaks 411 / 1,218 MiB at 1 / 24
+    simulated hours of the reference): above the measure, and not the in-memory model's 17 GiB
+    for a day, which would refuse it on a smaller machine."""
+    from sim.scenario import load_scenario
+    from sim.scenario.estimate import estimate
+
+    root = Path(__file__).resolve().parents[1]
+    mib = {}
+    for h in (1, 24):
+        sc = load_scenario(root / "scenarios" / "multi-region.yaml", [f"run.duration={h}h"])
+        mib[h] = estimate(sc, slowness=1.0, available=None).memory_bytes / 2**20
+    assert 411 < mib[1] < 700
+    assert 1218 < mib[24] < 2048

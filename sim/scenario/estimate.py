@@ -25,6 +25,13 @@ Hence about 310 bytes and 1.5 us per request, 2 KB and 100 us per file, and 5 us
 figures): a numpy pass per consumer (consumers_per_region=50308, 4 s run: 174 s, ~1.1 ms each on a
 loaded machine) and, per consumer, a receipt row per file and a float per file and per acked
 request (the receipt grid and the end-to-end latencies). The import of the lab and its libraries costs about 120 MB before anything runs.
+
+A run with more requests than a row group (``STREAM_ROWS``) writes its settled rows to Parquet as
+it goes (``sim.ledger.records.Ledger.spill``): it holds the rows of its last
+``2 x (delivery_timeout + max_block)`` plus a minute and a row group, and after the run a few
+arrays per file and request (measured on the reference, seed 1: peak 411 / 567 / 1,218 MiB at
+1 / 4 / 24 simulated hours, 124,361 / 497,379 / 2,986,081 files, 3 consumers). Such a run is
+priced at the lesser of the two models.
 """
 
 from __future__ import annotations
@@ -46,6 +53,11 @@ S_PER_CONSUMER = 1e-3
 BYTES_PER_RECEIPT = 48  # a receipt row (24 B) in the per-consumer frames and their concat
 BYTES_PER_CONSUMER_VALUE = 16  # the receipt grid and the end-to-end latencies (8 B, x2 copies)
 BENCH_REFERENCE_S = 0.041  # _bench() on the reference machine (best of two)
+STREAM_ROWS = 1 << 18  # rows per row group (sim.ledger.records.SpoolPlan.rows)
+STREAM_AFTER_PER_FILE = 110  # after a streamed run: copies, readability, commit times (B/file)
+STREAM_AFTER_PER_RECEIPT = 90  # ... receipts kept and computed, the receipt grid (B/file/consumer)
+STREAM_AFTER_PER_REQUEST = 2  # ... the duplicate check's two bit arrays
+STREAM_LATENCY_VALUES = 1 << 23  # latencies held whole below this (sim.run.checks.STREAM_ABOVE)
 
 
 @dataclass
@@ -164,6 +176,18 @@ def _window(spec, end: float) -> float:
     return min(span, n * (span if d is None else d))
 
 
+def _streamed_memory(sc, requests: float, files: float, consumers: int) -> float:
+    """Peak memory of a run that writes its rows out as it goes (see the module docstring)."""
+    w, end = sc.workload, sc.run.duration
+    held = min(1.0, (2 * (float(w.delivery_timeout) + float(w.max_block)) + 60.0) / end)
+    window = held * (BYTES_PER_REQUEST * requests + BYTES_PER_FILE * files)
+    window += STREAM_ROWS * BYTES_PER_REQUEST + 64 * 1024**2  # a row group, the model itself
+    after = files * (STREAM_AFTER_PER_FILE + STREAM_AFTER_PER_RECEIPT * consumers)
+    after += STREAM_AFTER_PER_REQUEST * requests
+    after += 16 * min(requests * max(consumers, 1), STREAM_LATENCY_VALUES)
+    return BASE_BYTES + window + after
+
+
 def estimate(sc, slowness: float | None = None, available: float | None = -1.0) -> Estimate:
     """The pre-flight estimate of a validated scenario (``available=-1``: measure it now)."""
     end = sc.run.duration
@@ -201,6 +225,8 @@ def estimate(sc, slowness: float | None = None, available: float | None = -1.0) 
         BYTES_PER_RECEIPT * files + BYTES_PER_CONSUMER_VALUE * (files + requests)
     )
     memory += BYTES_PER_EVENT * sum(_occurrences(s, end) for s in sc.faults)
+    if requests > STREAM_ROWS and end > 0:
+        memory = min(memory, _streamed_memory(sc, requests, files, consumers))
     if slowness is None:
         slowness = machine_slowness()
     seconds = slowness * (
