@@ -79,7 +79,7 @@ def joint_scenario(
         d = max(QUANTUM_S, round(min(left, horizon - off) / QUANTUM_S) * QUANTUM_S)
         faults += _faults(i.cls, regions, WARMUP_S + off, d, max(i.region, 0), i.error_rate)
         sim_end = max(sim_end, WARMUP_S + off + d)
-    sc["faults"] = merge_faults(faults)
+    sc["faults"] = drop_dead(merge_faults(faults))
     sc.setdefault("run", {})["duration"] = sim_end + RECOVERY_S
     sc["run"]["warmup"] = WARMUP_S / 2
     true_end = max(i.end_s for i in group) - w0 + WARMUP_S
@@ -103,6 +103,34 @@ def merge_faults(faults: list[dict]) -> list[dict]:
             continue
         spans[ident] = g = dict(f)
         out.append(g)
+    return out
+
+
+#: Fault kinds that do nothing to a region already destroyed (its data-holding parts are gone for
+#: good, everything else in it is held down with no heal): `drop_dead` leaves them out of a joint
+#: window. tests/test_availability_joint.py runs windows with and without them: same figures.
+NO_OP_ON_DESTROYED = ("region-outage", "table-errors", "bucket-errors")
+
+
+def drop_dead(faults: list[dict]) -> list[dict]:
+    """`faults` without those that start on a region at or after its destruction (a region-outage
+    with data destroyed) and are of a kind that cannot act on a destroyed region
+    (NO_OP_ON_DESTROYED): a table outage or a second outage in a region lost for good changes
+    nothing, so the groups that differ only by such members share a run. A region destroyed twice
+    keeps its first destruction."""
+    dead: dict[str, float] = {}
+    for f in faults:
+        if f["kind"] == "region-outage" and f.get("data") == "destroyed":
+            dead[f["target"]] = min(dead.get(f["target"], f["at"]), f["at"])
+    out, first = [], set()
+    for f in faults:
+        t = f.get("target")
+        if f["kind"] in NO_OP_ON_DESTROYED and t in dead and f["at"] >= dead[t]:
+            if f.get("data") != "destroyed" or t in first:
+                continue  # a no-op, or the region destroyed a second time
+            if f["at"] == dead[t]:
+                first.add(t)
+        out.append(f)
     return out
 
 
