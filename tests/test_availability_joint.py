@@ -1,9 +1,15 @@
-"""Joint windows: what `drop_dead` leaves out of a window changes nothing (issue 11)."""
+"""Joint windows (issue 11): what `drop_dead` leaves out of a window changes nothing; after the
+window a group stays down only while the members still under way keep it down."""
+
+import json
+import math
 
 import pytest
 
-from sim.ensemble.availability.joint import drop_dead
+from sim.ensemble.availability.compose import Design, Incident, Outcome
+from sim.ensemble.availability.joint import SimulatedJoint, drop_dead
 from sim.ensemble.availability.outcomes import RAW, light
+from sim.ensemble.engine import Engine
 from sim.ensemble.sweep import run_row
 from sim.scenario import load_scenario
 
@@ -53,3 +59,56 @@ def test_a_window_without_the_dropped_faults_has_the_same_figures(design):
         rows.append({k: r[k] for k in RAW})
     assert rows[0] == rows[1]
     assert rows[0]["unavailability.total_s"] > 0  # the outage of us-east-2 breaks the quorum
+
+
+class _QuorumEngine(Engine):
+    """A test engine (not physics): a window is unavailable while two or more regions are out
+    (down or destroyed), read off its faults."""
+
+    def run(self, tasks):
+        for t in tasks:
+            sc = t.args[0]
+            end = float(sc["run"]["duration"])
+            spans = [(f["target"], f["at"], f["at"] + f.get("duration", math.inf))
+                     for f in sc["faults"] if f["kind"] == "region-outage"]  # fmt: skip
+            edges = sorted({min(x, end) for _, a, b in spans for x in (a, b)} | {0.0, end})
+            windows = []
+            for a, b in zip(edges, edges[1:], strict=False):
+                mid = 0.5 * (a + b)
+                if len({r for r, s, e in spans if s <= mid < e}) >= 2:
+                    if windows and windows[-1][1] == a:
+                        windows[-1][1] = b
+                    else:
+                        windows.append([a, b])
+            yield t, {"status": "ok", "unavailability.total_s": sum(b - a for a, b in windows),
+                      "unavailability.windows": json.dumps(windows), "records.failed": 0.0,
+                      "records.lost_acked": 0.0, "records.sent": 100.0,
+                      "sim_duration_s": end}, None  # fmt: skip
+
+
+def _settled(group):
+    hook = SimulatedJoint({"d": load_scenario("scenarios/multi-region.yaml").model_dump(mode="json")},
+                          _QuorumEngine())  # fmt: skip
+    d = Design("d", 3, {})
+    hook.settle(lambda: hook(d, group))
+    return hook(d, group).downtime_s
+
+
+WEEK = 7 * 86400.0
+
+
+def test_after_the_window_a_group_stays_down_only_while_its_members_keep_it_down():
+    o = Outcome()
+    # A region lost for a week (the rebuild), another region down for 2 hours from 1 hour in:
+    # down for the 2 hours, not for the week.
+    lost_then_out = [Incident("region_loss", 0, 0.0, WEEK, o),
+                     Incident("region_outage", 1, 3600.0, 7200.0, o)]  # fmt: skip
+    assert _settled(lost_then_out) == pytest.approx(7200.0, abs=60.0)
+    # Two regions lost an hour apart: down from the second loss until the first is rebuilt.
+    two_lost = [Incident("region_loss", 0, 0.0, WEEK, o),
+                Incident("region_loss", 1, 3600.0, WEEK, o)]  # fmt: skip
+    assert _settled(two_lost) == pytest.approx(WEEK - 3600.0, abs=60.0)
+    # Three: after the 2-hour outage ends the two losses still break the quorum (a second run of
+    # the members left, its share of down time 1), until the first loss is rebuilt.
+    three = [*two_lost, Incident("region_outage", 2, 7200.0, 7200.0, o)]
+    assert _settled(three) == pytest.approx(WEEK - 3600.0, abs=60.0)

@@ -219,10 +219,8 @@ def composed_months(model: IncidentModel, design: Design, h: History, months: Se
     sub = sub_history(h, months)
     rare = np.zeros(len(model), dtype=bool)
     rec = _Recorder(joint) if joint is not None else None
-    if hasattr(joint, "run_pending"):  # a SimulatedJoint: collect the groups, run them, look up
-        joint.collecting = True
-        evaluate(model, design, sub, rec, rare)
-        joint.run_pending()
+    if hasattr(joint, "settle"):  # a SimulatedJoint: collect the groups, run them, look up
+        joint.settle(lambda: evaluate(model, design, sub, rec, rare))
     mt = evaluate(model, design, sub, rec, rare)
     return mt.downtime_s, mt.lost_acked, (rec.seen if rec else set())
 
