@@ -70,7 +70,7 @@ JOINT_SEED = 7  # one seed for every joint window: the key is the scenario
 
 
 def joint_scenario(
-    base: dict, group: Sequence[Incident], cap_s: float = CAP_S
+    base: dict, group: Sequence[Incident], cap_s: float = CAP_S, pre_s: float | None = None
 ) -> tuple[dict, float, float, list]:
     """(scenario, simulated end of the last fault, true end of the group, the parts of incidents
     before the window as (incident, seconds)). The window opens at most CAP_S before the last
@@ -78,7 +78,7 @@ def joint_scenario(
     sc = copy.deepcopy(base)
     regions = list(sc["topology"]["regions"])
     t_last = max(i.start_s for i in group)
-    w0 = max(min(i.start_s for i in group), t_last - cap_s)
+    w0 = window_start(group, cap_s if pre_s is None else pre_s)
     horizon = (t_last - w0) + cap_s
     faults, sim_end, before = [], WARMUP_S, []
     for i in sorted(group, key=lambda i: (i.start_s, i.cls, i.region)):
@@ -98,6 +98,13 @@ def joint_scenario(
     sc["run"]["warmup"] = WARMUP_S / 2
     true_end = max(i.end_s for i in group) - w0 + WARMUP_S
     return sc, sim_end, true_end, before
+
+
+def window_start(group: Sequence[Incident], pre_s: float) -> float:
+    """When a group's joint window opens (month time): at its first start, or `pre_s` before its
+    last start if that is later (the earlier incidents then enter it under way)."""
+    t_last = max(i.start_s for i in group)
+    return max(min(i.start_s for i in group), t_last - pre_s)
 
 
 def merge_faults(faults: list[dict]) -> list[dict]:
@@ -173,7 +180,9 @@ class SimulatedJoint:
     def _prepare(self, design: Design, group: Sequence[Incident]):
         base = self.bases[design.name]
         lite = light(base)
-        sc, sim_end, true_end, before = joint_scenario(lite, group, self.caps.cap_s)
+        sc, sim_end, true_end, before = joint_scenario(
+            lite, group, self.caps.joint_post_s, self.caps.joint_pre_s
+        )
         key = run_key(sc, JOINT_SEED, __version__)
         return sc, sim_end, true_end, before, key, offered_rate(base) / offered_rate(lite)
 
@@ -191,7 +200,7 @@ class SimulatedJoint:
         """The share of the second half of the last incident's simulated part that the run spent
         unavailable: the rate at which the group's state goes on after the window."""
         t_last = max(i.start_s for i in group)
-        w0 = max(min(i.start_s for i in group), t_last - self.caps.cap_s)
+        w0 = window_start(group, self.caps.joint_pre_s)
         t1 = WARMUP_S + round((t_last - w0) / QUANTUM_S) * QUANTUM_S
         windows = row.get("unavailability.windows") or "[]"
         windows = json.loads(windows) if isinstance(windows, str) else windows
@@ -211,8 +220,7 @@ class SimulatedJoint:
         # down) until the first member still under way ends; then the remaining members' own
         # window says how it goes on (a run of them together, two or more; one member left
         # counts the rest of its own outcome pro rata). A state that is up stays up as faults go.
-        t_last = max(i.start_s for i in group)
-        w0 = max(min(i.start_s for i in group), t_last - self.caps.cap_s)
+        w0 = window_start(group, self.caps.joint_pre_s)
         t = w0 + (sim_end - WARMUP_S)  # the window's end in the month's time
         f = self._share(row, group, sim_end)
         active = [i for i in group if i.end_s > t]

@@ -79,6 +79,10 @@ class Caps:
 
     cap_s: float = CAP_S
     rebuild_s: float = REBUILD_S
+    #: Joint windows (joint.py): how long before the last incident of a group its window opens,
+    #: and how long past that start its faults are simulated.
+    joint_pre_s: float = CAP_S
+    joint_post_s: float = CAP_S
 
 
 DEFAULT_CAPS = Caps()
