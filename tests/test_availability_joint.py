@@ -112,3 +112,30 @@ def test_after_the_window_a_group_stays_down_only_while_its_members_keep_it_down
     # the members left, its share of down time 1), until the first loss is rebuilt.
     three = [*two_lost, Incident("region_outage", 2, 7200.0, 7200.0, o)]
     assert _settled(three) == pytest.approx(WEEK - 3600.0, abs=60.0)
+
+
+class _FailoverEngine(Engine):
+    """A test engine: every fault start costs 20 s of unavailability (a failover), then up."""
+
+    def run(self, tasks):
+        for t in tasks:
+            sc = t.args[0]
+            starts = sorted({float(f["at"]) for f in sc["faults"]})
+            windows = [[a, a + 20.0] for a in starts]
+            yield t, {"status": "ok", "unavailability.total_s": 20.0 * len(windows),
+                      "unavailability.windows": json.dumps(windows), "records.failed": 0.0,
+                      "records.lost_acked": 0.0, "records.sent": 100.0,
+                      "sim_duration_s": float(sc["run"]["duration"])}, None  # fmt: skip
+
+
+def test_the_last_incidents_own_failover_is_not_taken_for_the_state_that_goes_on():
+    o = Outcome()
+    group = [Incident("region_outage", 0, 0.0, 36000.0, o),
+             Incident("metadata_table_errors", 1, 3600.0, 36000.0, o)]  # fmt: skip
+    base = load_scenario("scenarios/multi-region.yaml").model_dump(mode="json")
+    hook = SimulatedJoint({"d": base}, _FailoverEngine())
+    d = Design("d", 3, {})
+    hook.settle(lambda: hook(d, group))
+    # the window: the first incident under way from its start, the second's failover 20 s; the
+    # second half of the second's simulated part (75-150 s after it) is up: nothing goes on
+    assert hook(d, group).downtime_s == pytest.approx(40.0)
