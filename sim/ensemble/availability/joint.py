@@ -3,8 +3,9 @@
 A group of time-overlapping joint incidents (two regions down at once, a table outage during a
 region outage, ...) is turned into one incident window with all the group's faults: the first
 starts after the warm-up, the others at their offsets from it (rounded to QUANTUM_S, so near-equal
-groups share a run), each one simulated for at most CAP_S past the last start; the window opens at
-most CAP_S before the last start (an earlier incident enters it under way). The joint run's
+groups share a run), each one simulated for at most `Caps.joint_post_s` (150 s) past the last
+start; the window opens at most `Caps.joint_pre_s` (120 s) before the last start (an earlier
+incident enters it under way). The joint run's
 downtime, failed and lost records are the group's outcome for the window.
 
 Outside the window the group's time is cut where members start or end. After the window, its
