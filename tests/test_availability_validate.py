@@ -7,13 +7,14 @@ import csv
 import numpy as np
 
 from sim.ensemble.availability import OutcomeSample, compose, load_incidents
-from sim.ensemble.availability.compose import Design
+from sim.ensemble.availability.compose import Design, Outcome, evaluate
 from sim.ensemble.availability.outcomes import CAP_S, WARMUP_S
 from sim.ensemble.availability.validate import (
     MonthIncident,
     composed_months,
     histories,
     layout,
+    month_incidents,
     validate_study,
 )
 from sim.ensemble.engine import InProcess
@@ -96,3 +97,41 @@ def test_an_intermittent_incident_past_the_cap_keeps_its_rate(tmp_path):
     direct = m["direct_downtime_s"][0]
     assert direct > 300  # intermittent downtime for the whole quarter hour
     assert abs(direct - m["composed_downtime_s"]) <= 0.05 * direct, m
+
+
+def test_validated_incidents_pick_the_composers_rows_and_durations(tmp_path):
+    # Joint classes lasting weeks: every month's incidents form one group, handed to the hook with
+    # the durations and error rates the composer picked; the validation must pick the same.
+    model = _model(tmp_path, [
+        ["region_outage", "region", "60", "1", "20000", "1.0", "", "True", "t", "", ""],
+        ["metadata_table_errors", "region", "60", "1", "20000", "1.0", "", "True", "t", "", ""],
+    ])  # fmt: skip
+    rng = np.random.default_rng(4)
+    outs = {
+        "region_outage": OutcomeSample(rng.random(5), rng.random(5), rng.random(5)),  # lognormal
+        "metadata_table_errors": OutcomeSample(
+            rng.random(7),
+            rng.random(7),
+            rng.random(7),
+            None,
+            rng.random(7) * 9e5,
+            np.array([1.0, 1.0, 0.3, 0.3, 0.3, 0.3, 0.3]),
+        ),  # fmt: skip
+    }
+    d = Design("d", 3, outs)
+    seen = []
+
+    def hook(design, group):
+        seen.append(sorted((i.start_s, i.cls, i.duration_s, i.error_rate) for i in group))
+        return Outcome()
+
+    hs = histories(model, 1, 6, 2, 3)
+    evaluate(model, d, hs[0], hook, np.zeros(2, bool))
+    mine = [
+        sorted(
+            (i.start_s, i.cls, i.duration_s, i.error_rate)
+            for i in month_incidents(model, d, hs[0], m)
+        )
+        for m in range(6)
+    ]
+    assert len(seen) >= 3 and all(g in mine for g in seen)

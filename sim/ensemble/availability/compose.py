@@ -152,6 +152,18 @@ def _error_rate(sample: OutcomeSample, i: int) -> float:
     return 1.0 if sample.error_rate is None else float(sample.error_rate[i])
 
 
+def pick_rows(sample: OutcomeSample, ic, u, z) -> tuple[np.ndarray, np.ndarray]:
+    """The outcome rows of `sample` that incidents of class `ic` with uniform numbers `u` pick, and
+    their durations (the row's simulated incident length; without one, the class's lognormal at
+    the normal deviates `z`). The one mapping from a history to outcomes: `evaluate` and the
+    whole-month validation (`validate.month_incidents`) both use it."""
+    u = np.atleast_1d(np.asarray(u, dtype=float))
+    idx = np.minimum((u * len(sample)).astype(int), len(sample) - 1)
+    if sample.duration_s is not None:
+        return idx, sample.duration_s[idx]
+    return idx, np.asarray(ic.durations(np.atleast_1d(np.asarray(z, dtype=float))), dtype=float)
+
+
 @dataclass
 class History:
     """Incidents of `n_months` months for up to `max_regions` regions, and each month's log
@@ -240,11 +252,10 @@ def evaluate(
         if not sel.any():
             continue
         sample = design.outcomes[ic.name]
-        idx = np.minimum((u[sel] * len(sample)).astype(int), len(sample) - 1)
+        idx, dur[sel] = pick_rows(sample, ic, u[sel], z[sel])
         row[sel] = idx
         for k in cols:
             cols[k][sel] = getattr(sample, k)[idx]
-        dur[sel] = sample.duration_s[idx] if sample.duration_s is not None else ic.durations(z[sel])
 
     joint_cls = np.array([c.joint for c in model.classes], dtype=bool)
     eligible = joint_cls[cls] if joint is not None else np.zeros(n, dtype=bool)

@@ -105,8 +105,7 @@ def failover_sweep(
     # at least 10 months per rate draw, so that each draw's own simulation noise is measured
     r, m = plan_months(years, rate_draws=max(2, min(RATE_DRAWS, int(round(years * 12)) // 10)))
     kw = dict(rate_draws=r, months_per_draw=m, seed=seed, joint=hook, overlap="plain")
-    compose(model, designs, **kw)
-    hook.run_pending(progress)
+    hook.settle(lambda: compose(model, designs, **kw), progress)
     comps = compose(model, designs, **kw)
     budget = BUDGETS_S["26"]
     for row in rows:

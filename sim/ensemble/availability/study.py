@@ -70,8 +70,7 @@ def run_study(
     hook = SimulatedJoint(scenarios, engine, out / "joint.parquet", caps)
     r, m = plan_months(years)
     kw = dict(rate_draws=r, months_per_draw=m, seed=seed, joint=hook)
-    compose(model, designs, **kw)  # first pass: collect the overlap groups
-    hook.run_pending(progress)
+    hook.settle(lambda: compose(model, designs, **kw), progress)  # collect and run the groups
     comps = compose(model, designs, **kw)
     wall = time.perf_counter() - t0
     result = {}

@@ -96,6 +96,12 @@ def summarise(comp: Composition) -> dict:
         "p_month": interval(comp, [d.in_stratum.astype(float) for d in draws]),
         "downtime_s": interval(comp, [d.in_stratum * d.values["downtime_s"] for d in draws]),
     }
+    # Kish's effective sample size of the stratum's downtime: how many months carry its estimate.
+    # Its standard error is the usual one (right on average, checked over independent seeds in
+    # tests/test_availability_stats.py), but with a few months carrying the estimate it is itself
+    # noisy and tends to be small when the estimate is: read se with ess.
+    c = np.concatenate([d.weight * d.in_stratum * d.values["downtime_s"] for d in draws])
+    ess = float(c.sum() ** 2 / (c**2).sum()) if (c**2).sum() > 0 else 0.0
     per_year = {
         "estimate": lost["estimate"] * 12.0,
         **{k: [b * 12.0 for b in lost[k]] for k in ("ci95", "ci95_sim", "ci95_rates")},
@@ -131,6 +137,7 @@ def summarise(comp: Composition) -> dict:
             "p_month_se": stratum["p_month"]["se_sim"],
             "downtime_s": stratum["downtime_s"]["estimate"],
             "downtime_s_se": stratum["downtime_s"]["se_sim"],
+            "downtime_s_ess": ess,
         },
     }
     if comp.records_per_s > 0:

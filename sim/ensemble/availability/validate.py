@@ -56,7 +56,15 @@ from sim.ensemble.engine import Engine, Task
 from sim.ensemble.sweep import run_row
 from sim.ensemble.sweepfile import run_key
 
-from .compose import Design, History, Incident, _error_rate, draw_history, evaluate
+from .compose import (
+    Design,
+    History,
+    Incident,
+    _error_rate,
+    draw_history,
+    evaluate,
+    pick_rows,
+)
 from .incidents import IncidentModel
 from .outcomes import RECOVERY_S, WARMUP_S, _faults, light
 
@@ -143,15 +151,15 @@ def sub_history(h: History, months: Sequence[int]) -> History:
 
 def month_incidents(model: IncidentModel, design: Design, h: History, month: int) -> list:
     """The month's incidents for `design` as the composer sees them: the outcome row its uniform
-    number picks gives the duration (as in `compose.evaluate`)."""
+    number picks gives the duration (`compose.pick_rows`, as in `compose.evaluate`)."""
     sel = (h.month == month) & (h.region < design.n_regions)
     out = []
     for c, r, s, u, z in zip(h.cls[sel], h.region[sel], h.start_s[sel], h.u[sel], h.z[sel],
                              strict=True):  # fmt: skip
         ic = model.classes[int(c)]
         sample = design.outcomes[ic.name]
-        idx = min(int(u * len(sample)), len(sample) - 1)
-        d = sample.duration_s[idx] if sample.duration_s is not None else ic.durations(z)
+        rows, durs = pick_rows(sample, ic, u, z)
+        idx, d = int(rows[0]), float(durs[0])
         rate = _error_rate(sample, idx)
         out.append(MonthIncident(ic.name, int(r), float(s), float(d), error_rate=rate, row=idx))
     return sorted(out, key=lambda i: (i.start_s, i.cls, i.region))
@@ -211,10 +219,8 @@ def composed_months(model: IncidentModel, design: Design, h: History, months: Se
     sub = sub_history(h, months)
     rare = np.zeros(len(model), dtype=bool)
     rec = _Recorder(joint) if joint is not None else None
-    if hasattr(joint, "run_pending"):  # a SimulatedJoint: collect the groups, run them, look up
-        joint.collecting = True
-        evaluate(model, design, sub, rec, rare)
-        joint.run_pending()
+    if hasattr(joint, "settle"):  # a SimulatedJoint: collect the groups, run them, look up
+        joint.settle(lambda: evaluate(model, design, sub, rec, rare))
     mt = evaluate(model, design, sub, rec, rare)
     return mt.downtime_s, mt.lost_acked, (rec.seen if rec else set())
 
