@@ -76,6 +76,7 @@ def with_fault(tmp_path: Path, fault: str, extra: str = "") -> Path:
         ("workload.record_size=0", "workload.record_size"),
         ("workload.consumers_per_region=0", "workload.consumers_per_region"),
         ("workload.consumer_regions=[]", "workload.consumer_regions"),
+        ("workload.poll_interval=0", "workload.poll_interval"),  # the property test drew it
         ("storage.replication_lag_p50=0", "storage.replication_lag_p50"),
         ("storage.replication_lag_p9999=0", "storage.replication_lag_p9999"),
         ("control_plane.latency_ewma_tau=0", "control_plane.latency_ewma_tau"),

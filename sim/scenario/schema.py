@@ -617,6 +617,7 @@ class WorkloadConfig(_Model):
     )
     poll_interval: Duration = Field(
         0.4,
+        gt=0,
         description="Consumer poll interval (estimate, calibrated to the published end-to-end "
         "latency).",
     )
