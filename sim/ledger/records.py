@@ -610,22 +610,11 @@ class Ledger:
         out = {}
         self._tally_transfers()
         f, a, r = self.files, self.attempts, self.requests
-        req = self.requests_frame(end, None, None, r.base, r.n)
-        if "requests" in self._spools:
-            if len(req):
-                self._spool("requests").write(req)
-            out["requests"] = self._spools["requests"].close()
-        else:
-            out["requests"] = Table(req)
-        del req
+        out["requests"] = self._last_rows(
+            "requests", self.requests_frame(end, None, None, r.base, r.n)
+        )
         r.release()
-        att = a.frame(a.base, a.n)
-        if "attempts" in self._spools:
-            if len(att):
-                self._spool("attempts").write(att)
-            out["attempts"] = self._spools["attempts"].close()
-        else:
-            out["attempts"] = Table(att)
+        out["attempts"] = self._last_rows("attempts", a.frame(a.base, a.n))
         a.release()
         if "files_raw" in self._spools:
             if f.n > f.base:
@@ -634,23 +623,20 @@ class Ledger:
         else:
             out["files_raw"] = Table(f.raw_frame(self.bucket_regions))
         f.release()
-        bat = self.batches_frame()
-        if "batches" in self._spools:
-            if len(bat):
-                self._spool("batches").write(bat)
-            out["batches"] = self._spools["batches"].close()
-        else:
-            out["batches"] = Table(bat)
+        out["batches"] = self._last_rows("batches", self.batches_frame())
         self.batch_rows = []
-        lg = self.log_frame()
-        if "log" in self._spools:
-            if len(lg):
-                self._spool("log").write(lg)
-            out["log"] = self._spools["log"].close()
-        else:
-            out["log"] = Table(lg)
+        out["log"] = self._last_rows("log", self.log_frame())
         self._log = {k: array("q") for k in self.LOG_COLS}
         return out
+
+    def _last_rows(self, name: str, df: pd.DataFrame) -> Table:
+        """The table ``name`` with its last rows ``df``: completed in its file if rows were
+        already written out, else the frame itself."""
+        if name not in self._spools:
+            return Table(df)
+        if len(df):
+            self._spool(name).write(df)
+        return self._spools[name].close()
 
     # -- tables after the run -----------------------------------------------------------------
     def requests_frame(
