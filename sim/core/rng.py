@@ -31,28 +31,30 @@ class Block:
 
     def __init__(self, gen: np.random.Generator):
         self.gen = gen
-        self._z = gen.standard_normal(_BLOCK)
+        # Python lists: indexing one gives a Python float (a numpy array gives a numpy scalar,
+        # several times slower to make and to convert)
+        self._z = gen.standard_normal(_BLOCK).tolist()
         self._zi = 0
-        self._u = gen.random(_BLOCK)
+        self._u = gen.random(_BLOCK).tolist()
         self._ui = 0
 
     def normal(self) -> float:
         """One standard normal draw."""
         i = self._zi
         if i >= _BLOCK:
-            self._z = self.gen.standard_normal(_BLOCK)
+            self._z = self.gen.standard_normal(_BLOCK).tolist()
             i = 0
         self._zi = i + 1
-        return float(self._z[i])
+        return self._z[i]
 
     def uniform(self) -> float:
         """One uniform draw in [0, 1)."""
         i = self._ui
         if i >= _BLOCK:
-            self._u = self.gen.random(_BLOCK)
+            self._u = self.gen.random(_BLOCK).tolist()
             i = 0
         self._ui = i + 1
-        return float(self._u[i])
+        return self._u[i]
 
 
 class Streams:

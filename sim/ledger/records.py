@@ -159,6 +159,7 @@ class AttemptColumns:
         self._filled = min(c.filled for c in self._c.values())
         self.n = 0
         self.base = 0  # rows below were written to the attempts table (and given back)
+        self._hot = tuple(self.cols[k] for k in self.COLS)  # the columns, in COLS order
 
     def add(self, ids: np.ndarray, arrive: np.ndarray, attempt: np.ndarray, file_id: int) -> None:
         """Append the attempts carried by one file."""
@@ -168,11 +169,12 @@ class AttemptColumns:
             for k, col in self._c.items():
                 self.cols[k] = col.ensure(end)
             self._filled = min(col.filled for col in self._c.values())
-        c = self.cols
-        c["request_id"][start:end] = ids
-        c["arrive_s"][start:end] = arrive
-        c["attempt"][start:end] = attempt
-        c["file_id"][start:end] = file_id
+            self._hot = tuple(self.cols[k] for k in self.COLS)
+        rid, arr, att, fil = self._hot
+        rid[start:end] = ids
+        arr[start:end] = arrive
+        att[start:end] = attempt
+        fil[start:end] = file_id
         self.n = end
 
     def release(self) -> None:
@@ -442,13 +444,16 @@ class Ledger:
 
     def add_attempts(self, req_ids: np.ndarray, arrive_s: np.ndarray, file_id: int) -> None:
         """Record that these requests (one attempt each) went into file ``file_id``."""
-        self.attempts.add(req_ids, arrive_s, self.requests["attempts"][req_ids], file_id)
+        self.attempts.add(req_ids, arrive_s, self.requests.cols["attempts"][req_ids], file_id)
 
     def add_batch(self, row: tuple, file_ids) -> None:
         """Append one metadata batch (a group commit applied by the table), in BATCH_COLS order,
         and the commit time of each file in it."""
         self.batch_rows.append(row)
-        if len(file_ids):
+        if len(file_ids) == 1:  # most batches in a steady state: no array
+            f = file_ids[0]
+            self._commit.ensure(f + 1)[f] = row[4]
+        elif len(file_ids):
             ids = np.asarray(file_ids, dtype=np.int64)
             self._commit.ensure(int(ids.max()) + 1)[ids] = row[4]
 

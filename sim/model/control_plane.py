@@ -30,44 +30,71 @@ p99 5 ms, 8 instances x 64 concurrent requests: all estimates.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from sim.core.events import deliver
 from sim.core.latency import LogNormal
 from sim.core.rng import Block
 from sim.ledger import Ledger
-from sim.model.component import INF, Component
+from sim.model.component import INF, NO_SLOWDOWN, Component
 from sim.model.network import Network
 from sim.model.table import Lease, MetadataTable
 
 
-@dataclass
 class CommitRequest:
     """A file's metadata sent by an agent to be committed.
 
     ``reply_delay`` is the network delay of the answer back to the agent, and ``give_up_at`` the
     time the agent stops waiting for an answer that never comes: the answer event is scheduled
-    that far ahead, so the agent's wait costs no extra event.
+    that far ahead, so the agent's wait costs no extra event. (A plain class with slots: one is
+    made per file, where a dataclass costs several times more.)
     """
 
-    file_id: int
-    n_records: int
-    event: object
-    arrived: float
-    reply_delay: float
-    give_up_at: float
+    __slots__ = ("file_id", "n_records", "event", "arrived", "reply_delay", "give_up_at")
+
+    def __init__(self, file_id, n_records, event, arrived, reply_delay, give_up_at):
+        self.file_id = file_id
+        self.n_records = n_records
+        self.event = event
+        self.arrived = arrived
+        self.reply_delay = reply_delay
+        self.give_up_at = give_up_at
 
 
-@dataclass(frozen=True)
 class CommitResult:
     """What a control plane answers: ``ok``, ``not_leader``, ``fenced``, ``conflict``,
-    ``unavailable``, ``overloaded``, or ``lost`` (no answer ever comes)."""
+    ``unavailable``, ``overloaded``, or ``lost`` (no answer ever comes). Read-only by
+    convention (one is made per metadata batch: a frozen dataclass costs several times more)."""
 
-    outcome: str
-    batch_id: int = -1
-    epoch: int = -1
-    hint: str | None = None
-    applied: bool = False
+    __slots__ = ("outcome", "batch_id", "epoch", "hint", "applied")
+
+    def __init__(
+        self,
+        outcome: str,
+        batch_id: int = -1,
+        epoch: int = -1,
+        hint: str | None = None,
+        applied: bool = False,
+    ):
+        self.outcome = outcome
+        self.batch_id = batch_id
+        self.epoch = epoch
+        self.hint = hint
+        self.applied = applied
+
+    def __repr__(self) -> str:
+        return (
+            f"CommitResult({self.outcome!r}, batch_id={self.batch_id}, epoch={self.epoch}, "
+            f"hint={self.hint!r}, applied={self.applied})"
+        )
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, CommitResult):
+            return NotImplemented
+        return (self.outcome, self.batch_id, self.epoch, self.hint, self.applied) == (
+            other.outcome, other.batch_id, other.epoch, other.hint, other.applied
+        )  # fmt: skip
+
+    __hash__ = None
 
 
 class ControlPlane(Component):
@@ -110,6 +137,7 @@ class ControlPlane(Component):
         self.preference: str = cfg.preference
         self._capacity_factors: list[float] = []
         self._write_rows: dict[str, list[int]] = {}  # the ledger's table-write counters
+        self._holders: dict[tuple, str] = {}  # a batch's participants, as the ledger writes them
         self.capacity_factor = 1.0  # share of instances alive (a zone outage lowers it)
         self.error_ewma = 0.0
         self._last_obs = 0.0
@@ -158,7 +186,10 @@ class ControlPlane(Component):
 
     def service_time(self) -> float:
         """One request's service time at an instance."""
-        return self.service.sample(self.block, self.slowdown)
+        if self._slow is NO_SLOWDOWN:  # ``LogNormal.sample`` in line
+            sv = self.service
+            return sv.median_s * math.exp(sv.sigma * self.block.normal())
+        return self.service.sample(self.block, self._slow)
 
     def start(self) -> None:
         """Start the election and commit processes."""
@@ -514,7 +545,10 @@ class ControlPlane(Component):
                 self.region, t0, now, None if unfenced else epoch, batch_id, file_ids, n_recs
             )
             if outcome == "ok":
-                holders = sorted(set(plans[-1].participants))
+                parts = plans[-1].participants
+                holders = self._holders.get(parts)
+                if holders is None:
+                    holders = self._holders[parts] = ",".join(sorted(set(parts)))
                 if all(applied):
                     files = file_ids
                     n_records = sum(n_recs)
@@ -523,7 +557,7 @@ class ControlPlane(Component):
                     n_records = sum(n for n, a in zip(n_recs, applied, strict=True) if a)
                 self.ledger.add_batch(
                     (batch_id, self.region, -1 if epoch is None else epoch, t0, now, first,
-                     len(files), n_records, ",".join(holders)),
+                     len(files), n_records, holders),
                     files,
                 )  # fmt: skip
             elif outcome == "conflict":

@@ -170,6 +170,8 @@ class Network:
 
     def one_way(self, a: str, b: str) -> float:
         """One sampled one-way delay in seconds (half an RTT)."""
+        if self.pristine or a == b:  # ``rtt`` in line: no link was ever slowed or made lossy
+            return 0.5 * (self.base_s[(a, b)] - self.jitter_s * math.log1p(-self.block.uniform()))
         return 0.5 * self.rtt(a, b)
 
     def nearest(self, src: str, candidates: list[str]) -> list[str]:

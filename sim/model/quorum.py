@@ -73,6 +73,11 @@ class QuorumWriter:
             else 0.0
             for b in buckets
         ]
+        self._consts: list[tuple] | None = None  # see _put_constants
+        # True once a bucket has ever gone down (a cache for ``_quiet``, kept by watching them)
+        self._bucket_went_down = any(b.went_down for b in buckets)
+        for b in buckets:
+            b.watch(self._bucket_changed)
         self.replication_lag = LogNormal(
             storage_cfg.replication_lag_p50,
             math.log(storage_cfg.replication_lag_p9999 / storage_cfg.replication_lag_p50) / Z9999,
@@ -127,30 +132,47 @@ class QuorumWriter:
             return [self.plan_put(j, t0, 0, size) for j in range(len(self.buckets))]
         counts, nbytes = self.put_counts, self.put_bytes
         timeout = S3_RETRY_TIMEOUTS_S[0]
-        base, offset, src = net.base_s, self.rtt_offset, self.region
         jitter, uniform = net.jitter_s, net.block.uniform
+        consts = self._consts
+        if consts is None:
+            consts = self._consts = self._put_constants()
         out = []
-        for j, b in enumerate(self.buckets):
+        log1p, exp = math.log1p, math.exp
+        for j, (b, rtt0, median, sigma, bps, normal) in enumerate(consts):
             if b.went_down or not b.nominal:
                 out.append(self.plan_put(j, t0, 0, size))
                 continue
             counts[j] += 1
             nbytes[j] += size
-            put = b.profile.put
-            lat = (
-                base[(src, b.region)]
-                + offset[j]
-                - jitter * math.log1p(-uniform())
-                + put.median_s * math.exp(put.sigma * b.block.normal())
-                + size / b.profile.throughput_bps
-            )
+            lat = rtt0 - jitter * log1p(-uniform()) + median * exp(sigma * normal()) + size / bps
             out.append((t0 + timeout, False) if lat > timeout else (t0 + lat, True))
         return out
+
+    def _put_constants(self) -> list[tuple]:
+        """Per bucket, what a nominal PUT's latency is made of: the bucket, the base RTT to it
+        (with the zonal offset), its PUT lognormal's median and sigma, its throughput, and its
+        block's normal draw."""
+        base, src = self.net.base_s, self.region
+        return [
+            (
+                b,
+                base[(src, b.region)] + self.rtt_offset[j],
+                b.profile.put.median_s,
+                b.profile.put.sigma,
+                b.profile.throughput_bps,
+                b.block.normal,
+            )
+            for j, b in enumerate(self.buckets)
+        ]
 
     def _quiet(self) -> bool:
         """Whether no bucket and no network link has ever failed or been degraded (every PUT
         then landed as planned)."""
-        return self.net.pristine and not any(b.went_down for b in self.buckets)
+        return self.net.pristine and not self._bucket_went_down
+
+    def _bucket_changed(self, b) -> None:
+        if b.went_down:
+            self._bucket_went_down = True
 
     def landed(self, j: int, t0: float, t1: float) -> bool:
         """Whether a PUT to bucket ``j`` in flight over [t0, t1] found the bucket and the path

@@ -228,12 +228,23 @@ class MetadataTable:
         self.leader_roles = {r: LeaderRole(r) for r in self.regions}
         self.replication_out = {r: ReplicationStream(r) for r in self.regions}
         self.leader_changes: list[tuple[float, str]] = [(0.0, leader_region)]
+        # True while no replica or leader role has ever changed state (failed, slowed, erred)
+        # and the internal leader never moved: with a pristine network, every operation then
+        # goes as planned, and ``plan_write``/``still_valid`` take a short path (a cache, kept
+        # by watching the components; it names no fault)
+        self.quiet = True
+        for c in [*self.replicas.values(), *self.leader_roles.values()]:
+            c.watch(self._disturbed)
+        self._peers = {r: [o for o in self.regions if o != r] for r in self._data}
         self.on_leader_change = None  # set by the world: callback(t, region) into the ledger
         # a strong table's log entries: log_sink(batch_id, first_offset, n_records, file_ids),
         # set by the world (into the ledger); kept here (``log_entries``) when it is not
         self.log_sink = None
         self.log_entries: list[LogEntry] = []
         self.conflicts = 0
+
+    def _disturbed(self, _component) -> None:
+        self.quiet = False
 
     # -- planning ------------------------------------------------------------------------------
     def _live(self, region: str, src: str) -> bool:
@@ -244,7 +255,32 @@ class MetadataTable:
 
     def plan_write(self, region: str) -> Plan | None:
         """The latency and participants of a write from ``region`` now; None if it cannot commit."""
+        if self.quiet and self.kind == "mrsc" and self.net.pristine and region in self._peers:
+            # (``_peers``: the data replicas' regions; a witness cannot write)
+            return self._plan_quiet_mrsc(region)
         return self._plan(region, read=False)
+
+    def _plan_quiet_mrsc(self, region: str) -> Plan:
+        """``_plan_at`` of an MRSC write from a replica region while everything is up and
+        nominal (``quiet``, network pristine): the same draws, in the same order, without the
+        liveness and error-rate checks that cannot fail then."""
+        net = self.net
+        base, jitter, uniform = net.base_s, net.jitter_s, net.block.uniform
+        leader = self.leader_region
+        if region == leader:
+            best = None
+            for r in self._peers[region]:
+                cand = (base[(region, r)] - jitter * math.log1p(-uniform()), r)
+                if best is None or cand < best:
+                    best = cand
+            rtt, partner = best
+        else:
+            rtt = base[(region, leader)] - jitter * math.log1p(-uniform())
+            partner = leader
+        loc = self.local
+        return Plan(
+            loc.median_s * math.exp(loc.sigma * self.block.normal()) + rtt, (region, partner)
+        )
 
     def plan_read(self, region: str) -> Plan | None:
         """A strongly consistent read from ``region`` now (eventual: a local read); None if the
@@ -390,6 +426,8 @@ class MetadataTable:
 
     def still_valid(self, plan: Plan, t0: float, t1: float) -> bool:
         """Whether every replica and path an operation relied on stayed up over [t0, t1]."""
+        if self.quiet and self.net.pristine:
+            return True  # nothing ever went down, and the internal leader never moved
         first = plan.participants[0]
         if plan.entry is not None and not self.net.path_ok_throughout(plan.entry, first, t0, t1):
             return False
@@ -515,12 +553,28 @@ class MetadataTable:
         Returns (outcome, first_offset, applied-per-file). Outcome is ``ok``, ``fenced`` or
         ``conflict``. Commits are idempotent per file id: a file already committed is skipped.
         """
-        st = self._targets(region)[0]
+        st = self._shared if self.strong else self._views[region]
         if epoch is not None and (st.lease.epoch != epoch or st.lease.holder != region):
             return "fenced", -1, []
         if self._conflict(st, "log", region, t0, now):
             return "conflict", -1, []
         done = st.committed_files
+        if (
+            len(file_ids) == 1
+            and self.strong
+            and self.log_sink is not None
+            and self.mutant != "non-idempotent-commit"
+        ):
+            # one file, a strong table (most batches): the general case below, without lists
+            f = file_ids[0]
+            if f in done:
+                return "ok", st.next_offset, [False]
+            first = st.next_offset
+            total = n_records[0]
+            done.update((f,))
+            st.next_offset = first + total
+            self.log_sink(batch_id, first, total, (f,))
+            return "ok", first, [True]
         applied = [f not in done for f in file_ids]
         if self.mutant == "non-idempotent-commit":
             applied = [True] * len(file_ids)
@@ -577,6 +631,7 @@ class MetadataTable:
                     new = self.net.nearest(self.leader_region, cands)[0]
                     self.leader_region = new
                     self.leader_changes.append((env.now, new))
+                    self.quiet = False
                     if self.on_leader_change is not None:
                         self.on_leader_change(env.now, new)
                     down_since = None
