@@ -149,7 +149,10 @@ class Agent(Component):
         max_size = cfg.max_file_size
         yield env.timeout(cfg.batch_timeout * self.block.uniform())  # agents out of phase
         while True:
-            rate = sum(p.byte_rate() for p in self.producers if p.agent is self)
+            rate = 0.0
+            for p in self.producers:
+                if p.agent is self:
+                    rate += p.byte_rate()
             interval = cfg.batch_timeout
             if rate > 0:
                 interval = min(interval, cfg.max_file_size / rate)
@@ -186,9 +189,10 @@ class Agent(Component):
         files = led.files
         req = led.requests
         t0 = env.now
-        n_records = size // self.router.cfg.record_size
+        rcfg = self.router.cfg
+        n_records = size // rcfg.record_size
         led.add_attempts(ids, arrive, fid)
-        deadline = first + self.bound
+        deadline = first + min(self.cfg.request_bound, rcfg.request_timeout)  # self.bound
         files.add(fid, self.idx, self._region_idx, len(ids), n_records, size, t0)
         # the commit's first hop, to the control plane believed to lead (chosen at flush)
         target, hop = self.commits.first_hop(t0)
