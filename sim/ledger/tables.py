@@ -92,6 +92,22 @@ class Table:
             shutil.copyfile(self.path, dest)
 
 
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns worth dictionary-encoding in Parquet: small integers (codes, states,
+    counts), strings and categoricals. Floats and ids are nearly all distinct: Parquet's
+    default tries a dictionary for every column and falls back page by page, which cost half
+    of the writing time of the requests, attempts and files tables (same values either way;
+    the files come out about as large)."""
+    return [
+        f.name
+        for f in schema
+        if (pa.types.is_integer(f.type) and f.type.bit_width <= 16)
+        or pa.types.is_string(f.type)
+        or pa.types.is_large_string(f.type)
+        or pa.types.is_dictionary(f.type)
+    ]
+
+
 def _numpy(s: pd.Series) -> np.ndarray:
     if isinstance(s.dtype, pd.CategoricalDtype):
         return s.cat.codes.to_numpy()
@@ -117,7 +133,9 @@ class Spool:
         t = pa.Table.from_pandas(df, preserve_index=False, schema=self._schema)
         if self._writer is None:
             self._schema = t.schema
-            self._writer = pq.ParquetWriter(self.path, self._schema)
+            self._writer = pq.ParquetWriter(
+                self.path, self._schema, use_dictionary=dictionary_columns(self._schema)
+            )
         self._writer.write_table(t, row_group_size=max(len(df), 1))
         self.rows += len(df)
         self.groups += 1
