@@ -81,7 +81,8 @@ class Table:
         """Write the table to ``dest`` (a Parquet file); a spilled table is moved there when
         ``move`` (and then read from there), else copied."""
         if self._frame is not None:
-            self._frame.to_parquet(dest, index=False)
+            t = pa.Table.from_pandas(self._frame, preserve_index=False)
+            pq.write_table(t, dest, use_dictionary=dictionary_columns(t.schema))
         elif move:
             try:
                 os.replace(self.path, dest)
