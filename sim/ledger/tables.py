@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -116,12 +117,21 @@ def _numpy(s: pd.Series) -> np.ndarray:
 
 
 class Spool:
-    """Row groups appended to one Parquet file as a run goes (the schema of the first)."""
+    """Row groups appended to one Parquet file as a run goes (the schema of the first).
+
+    The encoding and writing of a row group runs in a background thread (Arrow releases the
+    interpreter lock while it encodes), so the simulation goes on meanwhile on another core;
+    the row groups are written one at a time in the order given, so the file is the same. The
+    frame handed to ``write`` must own its data (the ledger's frames are copies). An error in
+    the writer is raised by the next ``write`` or by ``close``.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._writer = None
         self._schema = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
         self.rows = 0
         self.groups = 0
 
@@ -137,11 +147,25 @@ class Spool:
             self._writer = pq.ParquetWriter(
                 self.path, self._schema, use_dictionary=dictionary_columns(self._schema)
             )
-        self._writer.write_table(t, row_group_size=max(len(df), 1))
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="spool")
+        self._collect(wait=False)
+        self._pending.append(
+            self._pool.submit(self._writer.write_table, t, row_group_size=max(len(df), 1))
+        )
         self.rows += len(df)
         self.groups += 1
 
+    def _collect(self, wait: bool) -> None:
+        """Forget the row groups written (all of them when ``wait``), raising a writer's error."""
+        while self._pending and (wait or self._pending[0].done()):
+            self._pending.pop(0).result()
+
     def close(self) -> Table:
         """The file, complete, as a table."""
+        try:
+            self._collect(wait=True)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
         self._writer.close()
         return Table(path=self.path)
