@@ -46,6 +46,9 @@ FILE_STATUS = {
 PUT_OK, PUT_PREDICTED, PUT_FAILED, PUT_NOT_SENT, PUT_REPLICA = 0, 1, 2, 3, 4
 
 
+_MIN = np.minimum.reduce
+
+
 class RequestColumns:
     """Produce batches: one row per linger batch of a producer, columns by name.
 
@@ -97,8 +100,8 @@ class RequestColumns:
         w = self.cols["wire"][ids]
         # a wire below wire_base was answered before the last write of settled rows, so before
         # now: a later answer changes nothing, and its row was given back (not to be touched)
-        m = w >= self.wire_base
-        if not m.all():
+        if len(w) and _MIN(w) < self.wire_base:  # (the ufunc: ndarray.min's wrapper costs more)
+            m = w >= self.wire_base
             w = w[m]
             t = t[m] if np.ndim(t) else t
         a = self.wire_answer_s

@@ -345,9 +345,16 @@ class Producer(Component):
             else:
                 # batches waited for the slot: all ready ones go in one request, up to the size
                 if j - pos > 1:
-                    b = req["bytes"][self._ids[pos:j]]
-                    cum = np.cumsum(b)
-                    j = pos + max(1, int(np.searchsorted(cum, self.cfg.max_request_size, "right")))
+                    # how many fit: the count of running byte sums within the limit (a Python
+                    # loop over a handful of ints; numpy's cumsum and searchsorted cost more)
+                    lim = self.cfg.max_request_size
+                    acc = n = 0
+                    for x in req["bytes"][self._ids[pos:j]].tolist():
+                        acc += x
+                        if acc > lim:
+                            break
+                        n += 1
+                    j = pos + max(1, n)
                 out_t.extend([te] * (j - pos))
                 out_w.extend([next_wire] * (j - pos))
                 waiting.append(next_wire)
