@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import sys
@@ -269,7 +270,10 @@ def cmd_run(a: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     try:
-        run_dir = write_run(res, a.out, plots=not a.no_plots, fmt=a.format, argv=sys.argv[1:])
+        run_dir = write_run(
+            res, a.out, plots=not a.no_plots, fmt=a.format, argv=sys.argv[1:],
+            plot_jobs=2 if (os.cpu_count() or 1) > 1 else 1,
+        )  # fmt: skip
     except KeyboardInterrupt as e:
         where = getattr(e, "failed_dir", None)
         raise Interrupted(
@@ -409,7 +413,7 @@ def cmd_report(a: argparse.Namespace) -> int:
             raise RunFolderError(
                 f"{folder / 'summary.json'}: damaged ({type(e).__name__}: {e})"
             ) from None
-        made = plots.render_all(folder, fmt=a.format)
+        made = plots.render_all(folder, fmt=a.format, jobs=2 if (os.cpu_count() or 1) > 1 else 1)
         cost = _folder_cost(folder, data, prices)
     except RunFolderError as e:
         print(e, file=sys.stderr)

@@ -54,6 +54,26 @@ def test_render_all_writes_every_plot(run_dir):
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_two_processes_draw_the_same_figures(run_dir):
+    """jobs=2 (half the plots drawn in a forked child, as `sim run` does) writes the same
+    bytes as drawing them one after the other, in the same order of names."""
+    one = plots.render_all(run_dir, jobs=1)
+    first = {n: (run_dir / "plots" / n).read_bytes() for n in one}
+    shutil.rmtree(run_dir / "plots")
+    two = plots.render_all(run_dir, jobs=2)
+    assert two == one
+    assert {n: (run_dir / "plots" / n).read_bytes() for n in two} == first
+
+
+def test_an_error_in_the_plot_child_is_raised(run_dir, tmp_path):
+    """A plot that fails in the child process fails render_all (no silent missing figure)."""
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    (broken / "requests.parquet").write_bytes(b"not parquet")  # both processes read it
+    with pytest.raises(Exception):  # noqa: B017 - Arrow's own error type
+        plots.render_all(broken, jobs=2)
+
+
 def test_report_reproduces_plots_from_files(run_dir):
     """`sim report` on a folder without plots/ renders the same file names as the run did."""
     made_by_run = json.loads((run_dir / "run.json").read_text())["plots"]

@@ -75,7 +75,7 @@ def test_exception_while_writing_leaves_a_failed_folder(scenario, tmp_path, monk
     and ends with one line naming it (exit 1, no traceback)."""
     import sim.report.plots
 
-    def broken(folder, fmt="png"):
+    def broken(folder, fmt="png", jobs=1):
         raise OSError("disk full (injected)")
 
     monkeypatch.setattr(sim.report.plots, "render_all", broken)

@@ -134,8 +134,10 @@ def write_run(
     plots: bool = True,
     fmt: str = "png",
     argv: list[str] | None = None,
+    plot_jobs: int = 1,
 ) -> Path:
-    """Write a complete run folder and return its path (renamed into place only when complete)."""
+    """Write a complete run folder and return its path (renamed into place only when complete);
+    ``plot_jobs`` 2 draws the plots in two processes (``sim.report.plots.render_all``)."""
     final, tmp = new_run_dir(out, res.scenario.name, res.seed)
     try:
         write_tables(res, tmp)
@@ -150,7 +152,7 @@ def write_run(
         if plots:
             from sim.report import plots as plotmod
 
-            info["plots"] = plotmod.render_all(tmp, fmt=fmt)
+            info["plots"] = plotmod.render_all(tmp, fmt=fmt, jobs=plot_jobs)
         missing = [f for f in RUN_FILES if not (tmp / f).is_file()]
         if missing:
             raise RunFolderError(f"{tmp}: not written: {', '.join(missing)}")
