@@ -79,14 +79,14 @@ class Agent(Component):
     def _collect(self, now: float) -> tuple[np.ndarray, np.ndarray]:
         """Requests that reached this agent by ``now``: (ids, arrival times)."""
         ids_l, arr_l = [], []
-        one_way_zone = 0.5 * self.net.zone_rtt(self.zone, self.zone)
+        one_way_zone = self._half_zone
         for p in list(self.producers):
             if p.agent is not self:
                 continue
             ids, t = p.take_until(now - one_way_zone)
             if len(ids):
                 ids_l.append(ids)
-                arr_l.append(t + 0.5 * self.net.zone_rtt(p.zone, self.zone))
+                arr_l.append(t + (one_way_zone if p.zone == self.zone else self._half_to(p.zone)))
         had_retries = bool(self.retry_in)
         if had_retries:
             keep = []
@@ -114,6 +114,10 @@ class Agent(Component):
             if not alive.all():
                 return ids[alive], arr[alive]
         return ids, arr
+
+    def _half_to(self, zone: str) -> float:
+        """One way from a producer in ``zone`` to this agent (same region)."""
+        return 0.5 * self.net.zone_rtt(zone, self.zone)
 
     def _bounce(self, ids: np.ndarray, arrive: np.ndarray) -> None:
         """Requests sent to this agent while it is down: the producers time out and retry."""

@@ -348,13 +348,15 @@ class Producer(Component):
                     # how many fit: the count of running byte sums within the limit (a Python
                     # loop over a handful of ints; numpy's cumsum and searchsorted cost more)
                     lim = self.cfg.max_request_size
-                    acc = n = 0
-                    for x in req["bytes"][self._ids[pos:j]].tolist():
-                        acc += x
-                        if acc > lim:
-                            break
-                        n += 1
-                    j = pos + max(1, n)
+                    sizes = req["bytes"][self._ids[pos:j]].tolist()
+                    if sum(sizes) > lim:  # (else all of them fit)
+                        acc = n = 0
+                        for x in sizes:
+                            acc += x
+                            if acc > lim:
+                                break
+                            n += 1
+                        j = pos + max(1, n)
                 out_t.extend([te] * (j - pos))
                 out_w.extend([next_wire] * (j - pos))
                 waiting.append(next_wire)
