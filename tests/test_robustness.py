@@ -412,7 +412,7 @@ def test_an_interrupt_ends_with_one_line_and_no_complete_folder(base, tmp_path, 
 def test_an_interrupt_while_writing_leaves_a_failed_folder(base, tmp_path, monkeypatch, capsys):
     import sim.report.plots
 
-    def interrupted(folder, fmt="png"):
+    def interrupted(folder, fmt="png", jobs=1):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(sim.report.plots, "render_all", interrupted)
