@@ -184,7 +184,7 @@ def plot_produce_latency(run: _Run, out: Path, fmt: str) -> str:
     )  # fmt: skip
     ax.grid(True, which="major", alpha=0.3)
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
-    name = save(fig, out, "produce_latency", fmt)
+    name = save(fig, out, "produce_latency", fmt, tight=False)
     return name
 
 
@@ -260,7 +260,7 @@ def _cdf_figure(out, fmt, scenario, seed, series, note, fname, what="Latency dis
         handles=handles, loc="outside lower center", ncol=1, fontsize=9.5, frameon=False,
         title=note, title_fontsize=9,
     )  # fmt: skip
-    return save(fig, out, fname, fmt)
+    return save(fig, out, fname, fmt, tight=False)
 
 
 # -- 3. throughput, failures and retries ---------------------------------------------------------
@@ -352,7 +352,7 @@ def plot_throughput(run: _Run, out: Path, fmt: str) -> str:
     if run.faults:
         handles.append(Line2D([], [], color="0.4", ls=":", label="fault start (colour: its kind)"))
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
-    return save(fig, out, "throughput", fmt)
+    return save(fig, out, "throughput", fmt, tight=False)
 
 
 # -- 4. leader timeline ---------------------------------------------------------------------------
@@ -481,7 +481,7 @@ def plot_leader_timeline(run: _Run, out: Path, fmt: str) -> str:
     run.time_axis(last)
     last.set_xlabel("time since start (s)")
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
-    return save(fig, out, "leader_timeline", fmt)
+    return save(fig, out, "leader_timeline", fmt, tight=False)
 
 
 def _plural(n: int, word: str) -> str:

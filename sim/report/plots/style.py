@@ -35,10 +35,16 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def save(fig: Figure, folder: Path, name: str, fmt: str) -> str:
-    """Write a figure as ``folder/name.fmt`` (nothing clipped) and return the file name."""
+def save(fig: Figure, folder: Path, name: str, fmt: str, tight: bool = True) -> str:
+    """Write a figure as ``folder/name.fmt`` (nothing clipped) and return the file name.
+
+    ``tight=False`` for figures whose constrained layout already keeps every artist inside the
+    figure (axes, titles and a legend placed ``outside``): drawn once instead of twice
+    (``bbox_inches="tight"`` draws the figure to measure it, then again to write it). Figures
+    with text placed off the axes (topology, the RTT matrix) keep the tight box."""
     fname = f"{name}.{fmt}"
-    fig.savefig(Path(folder) / fname, dpi=DPI, bbox_inches="tight", format=fmt)
+    extra = {"bbox_inches": "tight"} if tight else {}
+    fig.savefig(Path(folder) / fname, dpi=DPI, format=fmt, **extra)
     return fname
 
 
