@@ -72,6 +72,16 @@ class _Run:
         self.destroyed = list(self.topo.get("destroyed", []))
         self.width = bin_width(self.duration)
         self.leader_segs = leader_segments(d["leader"], self.duration)
+        self._lat: dict = {}
+
+    def produce_latency(self, warmup: float = 0.0):
+        """``produce_latency(requests, warmup)``, computed once for the whole run and filtered."""
+        if "all" not in self._lat:
+            self._lat["all"] = produce_latency(self.d["requests"], 0.0)
+        lat = self._lat["all"]
+        if warmup <= 0.0 or lat.empty:
+            return lat
+        return lat[lat["send_s"].to_numpy() >= warmup].reset_index(drop=True)
 
     def time_axis(self, ax) -> None:
         ax.set_xlim(0, self.duration)
@@ -123,8 +133,7 @@ def _leader_marks(ax, run: _Run, y: float = 0.02) -> list:
 # -- 1. produce latency over time -----------------------------------------------------------------
 def plot_produce_latency(run: _Run, out: Path, fmt: str) -> str:
     """p50/p99 per second of send time, slow requests as dots, faults and leader changes."""
-    req = run.d["requests"]
-    lat = produce_latency(req, 0.0)
+    lat = run.produce_latency(0.0)
     fig = new_figure(13, 6)
     ax = fig.subplots()
     title(fig, "Produce latency over time", run.name, run.seed)
@@ -206,7 +215,7 @@ def plot_latency_cdf(run: _Run, out: Path, fmt: str) -> str:
     """Produce and end-to-end latency CDFs, and their tails on log-log axes."""
     req, rec = run.d["requests"], run.d["receipts"]
     series = [
-        ("produce", produce_latency(req, run.warmup)["latency_ms"].to_numpy(), P50_COLOUR),
+        ("produce", run.produce_latency(run.warmup)["latency_ms"].to_numpy(), P50_COLOUR),
         ("end-to-end", e2e_latency(req, rec, run.warmup), E2E_COLOUR),
     ]
     return _cdf_figure(

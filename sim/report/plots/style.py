@@ -76,7 +76,14 @@ def per_second_quantiles(
     centres = (np.arange(n_bins) + 0.5) * width
     if len(v) == 0:
         return centres, out
-    vs = v[np.lexsort((v, b))]
+    # values sorted within each bin: sort the values, then a stable sort by bin (a radix sort
+    # when the bin numbers fit in 16 bits, i.e. up to MAX_BINS bins): the same array as
+    # ``v[np.lexsort((v, b))]`` at a fraction of its cost
+    order = np.argsort(v)  # ties are equal values: their order does not matter
+    bs = b[order]
+    if n_bins <= np.iinfo(np.int16).max:
+        bs = bs.astype(np.int16)
+    vs = v[order][np.argsort(bs, kind="stable")]
     counts = np.bincount(b, minlength=n_bins)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     has = counts > 0
