@@ -44,6 +44,8 @@ def save(fig: Figure, folder: Path, name: str, fmt: str, tight: bool = True) -> 
     with text placed off the axes (topology, the RTT matrix) keep the tight box."""
     fname = f"{name}.{fmt}"
     extra = {"bbox_inches": "tight"} if tight else {}
+    if fmt == "png":  # zlib level 3: the same pixels, ~5% larger, half the encoding time
+        extra["pil_kwargs"] = {"compress_level": 3}
     fig.savefig(Path(folder) / fname, dpi=DPI, format=fmt, **extra)
     return fname
 
