@@ -72,6 +72,16 @@ class _Run:
         self.destroyed = list(self.topo.get("destroyed", []))
         self.width = bin_width(self.duration)
         self.leader_segs = leader_segments(d["leader"], self.duration)
+        self._lat: dict = {}
+
+    def produce_latency(self, warmup: float = 0.0):
+        """``produce_latency(requests, warmup)``, computed once for the whole run and filtered."""
+        if "all" not in self._lat:
+            self._lat["all"] = produce_latency(self.d["requests"], 0.0)
+        lat = self._lat["all"]
+        if warmup <= 0.0 or lat.empty:
+            return lat
+        return lat[lat["send_s"].to_numpy() >= warmup].reset_index(drop=True)
 
     def time_axis(self, ax) -> None:
         ax.set_xlim(0, self.duration)
@@ -123,8 +133,7 @@ def _leader_marks(ax, run: _Run, y: float = 0.02) -> list:
 # -- 1. produce latency over time -----------------------------------------------------------------
 def plot_produce_latency(run: _Run, out: Path, fmt: str) -> str:
     """p50/p99 per second of send time, slow requests as dots, faults and leader changes."""
-    req = run.d["requests"]
-    lat = produce_latency(req, 0.0)
+    lat = run.produce_latency(0.0)
     fig = new_figure(13, 6)
     ax = fig.subplots()
     title(fig, "Produce latency over time", run.name, run.seed)
@@ -184,14 +193,16 @@ def plot_produce_latency(run: _Run, out: Path, fmt: str) -> str:
     )  # fmt: skip
     ax.grid(True, which="major", alpha=0.3)
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
-    name = save(fig, out, "produce_latency", fmt)
+    name = save(fig, out, "produce_latency", fmt, tight=False)
     return name
 
 
 # -- 2. latency CDFs ------------------------------------------------------------------------------
-def _ecdf_points(v: np.ndarray, n_pts: int = 3000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ecdf_points(
+    v: np.ndarray, n_pts: int = 3000, is_sorted: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, CDF, 1-CDF+1/n) at a few thousand order statistics, dense in the tail."""
-    v = np.sort(v)
+    v = v if is_sorted else np.sort(v)
     n = len(v)
     head = np.linspace(0, n - 1, n_pts)
     tail = n - np.logspace(0, math.log10(n), n_pts)
@@ -206,7 +217,7 @@ def plot_latency_cdf(run: _Run, out: Path, fmt: str) -> str:
     """Produce and end-to-end latency CDFs, and their tails on log-log axes."""
     req, rec = run.d["requests"], run.d["receipts"]
     series = [
-        ("produce", produce_latency(req, run.warmup)["latency_ms"].to_numpy(), P50_COLOUR),
+        ("produce", run.produce_latency(run.warmup)["latency_ms"].to_numpy(), P50_COLOUR),
         ("end-to-end", e2e_latency(req, rec, run.warmup), E2E_COLOUR),
     ]
     return _cdf_figure(
@@ -230,7 +241,8 @@ def _cdf_figure(out, fmt, scenario, seed, series, note, fname, what="Latency dis
         if len(v) == 0:
             handles.append(Line2D([], [], color=colour, ls=ls, label=f"{name}: no data"))
             continue
-        x, cdf, surv = _ecdf_points(v)
+        v = np.sort(v)  # sorted once: the ECDF and the percentiles (same values) read it
+        x, cdf, surv = _ecdf_points(v, is_sorted=True)
         p50, p99, p999 = np.percentile(v, [50, 99, 99.9])
         ax1.plot(x, cdf, color=colour, ls=ls, lw=1.6)
         ax2.plot(x, surv, color=colour, ls=ls, lw=1.6)
@@ -260,7 +272,7 @@ def _cdf_figure(out, fmt, scenario, seed, series, note, fname, what="Latency dis
         handles=handles, loc="outside lower center", ncol=1, fontsize=9.5, frameon=False,
         title=note, title_fontsize=9,
     )  # fmt: skip
-    return save(fig, out, fname, fmt)
+    return save(fig, out, fname, fmt, tight=False)
 
 
 # -- 3. throughput, failures and retries ---------------------------------------------------------
@@ -352,7 +364,7 @@ def plot_throughput(run: _Run, out: Path, fmt: str) -> str:
     if run.faults:
         handles.append(Line2D([], [], color="0.4", ls=":", label="fault start (colour: its kind)"))
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
-    return save(fig, out, "throughput", fmt)
+    return save(fig, out, "throughput", fmt, tight=False)
 
 
 # -- 4. leader timeline ---------------------------------------------------------------------------
@@ -481,7 +493,7 @@ def plot_leader_timeline(run: _Run, out: Path, fmt: str) -> str:
     run.time_axis(last)
     last.set_xlabel("time since start (s)")
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
-    return save(fig, out, "leader_timeline", fmt)
+    return save(fig, out, "leader_timeline", fmt, tight=False)
 
 
 def _plural(n: int, word: str) -> str:

@@ -35,10 +35,18 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def save(fig: Figure, folder: Path, name: str, fmt: str) -> str:
-    """Write a figure as ``folder/name.fmt`` (nothing clipped) and return the file name."""
+def save(fig: Figure, folder: Path, name: str, fmt: str, tight: bool = True) -> str:
+    """Write a figure as ``folder/name.fmt`` (nothing clipped) and return the file name.
+
+    ``tight=False`` for figures whose constrained layout already keeps every artist inside the
+    figure (axes, titles and a legend placed ``outside``): drawn once instead of twice
+    (``bbox_inches="tight"`` draws the figure to measure it, then again to write it). Figures
+    with text placed off the axes (topology, the RTT matrix) keep the tight box."""
     fname = f"{name}.{fmt}"
-    fig.savefig(Path(folder) / fname, dpi=DPI, bbox_inches="tight", format=fmt)
+    extra = {"bbox_inches": "tight"} if tight else {}
+    if fmt == "png":  # zlib level 3: the same pixels, ~5% larger, half the encoding time
+        extra["pil_kwargs"] = {"compress_level": 3}
+    fig.savefig(Path(folder) / fname, dpi=DPI, format=fmt, **extra)
     return fname
 
 
@@ -70,7 +78,14 @@ def per_second_quantiles(
     centres = (np.arange(n_bins) + 0.5) * width
     if len(v) == 0:
         return centres, out
-    vs = v[np.lexsort((v, b))]
+    # values sorted within each bin: sort the values, then a stable sort by bin (a radix sort
+    # when the bin numbers fit in 16 bits, i.e. up to MAX_BINS bins): the same array as
+    # ``v[np.lexsort((v, b))]`` at a fraction of its cost
+    order = np.argsort(v)  # ties are equal values: their order does not matter
+    bs = b[order]
+    if n_bins <= np.iinfo(np.int16).max:
+        bs = bs.astype(np.int16)
+    vs = v[order][np.argsort(bs, kind="stable")]
     counts = np.bincount(b, minlength=n_bins)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     has = counts > 0
