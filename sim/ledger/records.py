@@ -46,9 +46,6 @@ FILE_STATUS = {
 PUT_OK, PUT_PREDICTED, PUT_FAILED, PUT_NOT_SENT, PUT_REPLICA = 0, 1, 2, 3, 4
 
 
-_MIN = np.minimum.reduce
-
-
 class RequestColumns:
     """Produce batches: one row per linger batch of a producer, columns by name.
 
@@ -100,8 +97,25 @@ class RequestColumns:
         w = self.cols["wire"][ids]
         # a wire below wire_base was answered before the last write of settled rows, so before
         # now: a later answer changes nothing, and its row was given back (not to be touched)
-        if len(w) and _MIN(w) < self.wire_base:  # (the ufunc: ndarray.min's wrapper costs more)
-            m = w >= self.wire_base
+        if isinstance(t, float) and t == t:  # one time (not NaN): a Python loop on a few wires
+            wl = w.tolist()
+            if not wl:
+                return
+            base = self.wire_base
+            if min(wl) < base:
+                wl = [x for x in wl if x >= base]
+            a = self.wire_answer_s
+            item = a.item
+            last = -1
+            for x in wl:  # a file's batches share a few wires, mostly next to each other
+                if x != last:
+                    last = x
+                    if t < item(x):
+                        a[x] = t
+            return
+        base = self.wire_base
+        if len(w) and min(w.tolist()) < base:  # a Python min: cheaper than numpy's on a few wires
+            m = w >= base
             w = w[m]
             t = t[m] if np.ndim(t) else t
         a = self.wire_answer_s

@@ -59,6 +59,7 @@ class Agent(Component):
         self._region_idx = self.region_index[region]
         self._asynchronous = storage_cfg.replication == "async"
         self._half_zone = 0.5 * net.zone_rtt(zone, zone)  # agent to producer (same zone)
+        self._half_rtt = {zone: self._half_zone}  # one way from a producer, by its zone
 
     def start(self) -> None:
         """Start the flush loop."""
@@ -79,14 +80,18 @@ class Agent(Component):
     def _collect(self, now: float) -> tuple[np.ndarray, np.ndarray]:
         """Requests that reached this agent by ``now``: (ids, arrival times)."""
         ids_l, arr_l = [], []
-        one_way_zone = self._half_zone
-        for p in list(self.producers):
+        sent_by = now - self._half_zone  # sent by then: reached this agent by now
+        halves = self._half_rtt
+        for p in self.producers:
             if p.agent is not self:
                 continue
-            ids, t = p.take_until(now - one_way_zone)
+            ids, t = p.take_until(sent_by)
             if len(ids):
+                half = halves.get(p.zone)  # a producer may move to another zone
+                if half is None:
+                    half = halves[p.zone] = 0.5 * self.net.zone_rtt(p.zone, self.zone)
                 ids_l.append(ids)
-                arr_l.append(t + (one_way_zone if p.zone == self.zone else self._half_to(p.zone)))
+                arr_l.append(t + half)
         had_retries = bool(self.retry_in)
         if had_retries:
             keep = []
@@ -114,10 +119,6 @@ class Agent(Component):
             if not alive.all():
                 return ids[alive], arr[alive]
         return ids, arr
-
-    def _half_to(self, zone: str) -> float:
-        """One way from a producer in ``zone`` to this agent (same region)."""
-        return 0.5 * self.net.zone_rtt(zone, self.zone)
 
     def _bounce(self, ids: np.ndarray, arrive: np.ndarray) -> None:
         """Requests sent to this agent while it is down: the producers time out and retry."""

@@ -48,6 +48,7 @@ from sim.model.component import Component
 CHUNK_S = 2.0  # seconds of requests generated (and registered) at a time
 _NO_IDS = np.empty(0, dtype=np.int64)
 _NO_TIMES = np.empty(0)
+_INF = float("inf")
 
 
 class Producer(Component):
@@ -72,7 +73,12 @@ class Producer(Component):
         self.rate = cfg.records_per_s
         self.rate_multiplier = 1.0
         self._rate_factors: list[float] = []
-        self._t = np.empty(0)
+        # the accumulator's batches, in ready order: their times (Python floats: the
+        # collections read a few at a time, cheaper than numpy's calls on tiny arrays), bytes
+        # (Python ints, as in the requests' column) and ids (numpy, handed to the agents)
+        self._tl: list[float] = []
+        self._bl: list[int] = []
+        self._bl_max = 0  # the largest batch drawn (bytes): no waiting request can be larger
         self._ids = np.empty(0, dtype=np.int64)
         self._gen_until = 0.0
         self._last_send = gen.exponential(cfg.linger)  # random phase
@@ -81,7 +87,7 @@ class Producer(Component):
         self.agent = None
         self.switch_at = np.inf
         # the accumulator: batches drawn and not yet sent, in ready order; the first
-        # ``_entered`` of them have their bytes in the buffer (``_t`` then holds the time they
+        # ``_entered`` of them have their bytes in the buffer (``_tl`` then holds the time they
         # got it), the rest have not tried yet
         self._entered = 0
         self._block_until = (
@@ -113,14 +119,21 @@ class Producer(Component):
         """From time ``t`` on, send ``mult`` times the configured record rate."""
         if self._gen_until < t:
             self._generate(t)  # sends before t keep the old rate
-        keep = self._t <= t
+        keep = np.array(self._tl, dtype=np.float64) <= t
         self.requests["status"][self._ids[~keep]] = NEVER_SENT
-        self._t, self._ids = self._t[keep], self._ids[keep]
+        self._keep(keep)
         self._gen_until = t
         # arrivals are memoryless: with no send drawn past t, the next one is drawn from t (not
         # from the last send before it, which would put sends back in the past)
-        self._last_send = float(self._t[-1]) if len(self._t) else t
+        self._last_send = self._tl[-1] if self._tl else t
         self.rate_multiplier = mult
+
+    def _keep(self, keep: np.ndarray) -> None:
+        """Keep only the accumulator's batches where ``keep`` (a boolean array) is true."""
+        kl = keep.tolist()
+        self._tl = [x for x, k in zip(self._tl, kl, strict=True) if k]
+        self._bl = [x for x, k in zip(self._bl, kl, strict=True) if k]
+        self._ids = self._ids[keep]
 
     def _generate(self, until: float) -> None:
         """Draw the sends of the next chunks and register them as requests (ids in send order)."""
@@ -143,9 +156,14 @@ class Producer(Component):
             if not len(t):
                 continue
             n = 1 + self.gen.poisson(rate * cfg.linger, len(t)).astype(np.int32)
-            self._last_send = float(t[-1])
-            ids = self.requests.add(self.idx, t, n, cfg.record_size, self.region_idx)
-            self._t = np.concatenate([self._t, t])
+            tl = t.tolist()
+            self._last_send = tl[-1]
+            req = self.requests
+            ids = req.add(self.idx, t, n, cfg.record_size, self.region_idx)
+            self._tl += tl
+            bl = req.cols["bytes"][req.n - len(tl) : req.n].tolist()
+            self._bl += bl
+            self._bl_max = max(self._bl_max, *bl)
             self._ids = np.concatenate([self._ids, ids])
 
     def take_until(self, t: float) -> tuple[np.ndarray, np.ndarray]:
@@ -153,11 +171,12 @@ class Producer(Component):
         send times. A batch is sent once it has buffer space and a free in-flight slot."""
         if self._gen_until < t:
             self._generate(t)
-        if self.history.changed:
+        changed = len(self._hist_up) > 1  # ``history.changed``: ever down
+        if changed:
             self._skip_down(t)
         self._enter_buffer(t)
         ids, times = self._dispatch(t)
-        if len(ids) and self.history.changed:
+        if changed and len(ids):
             up = self.up_mask(times)
             if not up.all():
                 self.requests["status"][ids[~up]] = NEVER_SENT
@@ -176,16 +195,16 @@ class Producer(Component):
             self._block_until = 0.0
         self._seen = t
         e = self._entered
-        k = int(self._t[e:].searchsorted(t, "right")) + e
+        k = bisect.bisect_right(self._tl, t, e)
         if k == e:
             return
-        up = self.up_mask(self._t[e:k])
+        up = self.up_mask(np.array(self._tl[e:k], dtype=np.float64))
         if up.all():
             return
         self.requests["status"][self._ids[e:k][~up]] = NEVER_SENT
-        keep = np.ones(len(self._t), dtype=bool)
+        keep = np.ones(len(self._tl), dtype=bool)
         keep[e:k] = up
-        self._t, self._ids = self._t[keep], self._ids[keep]
+        self._keep(keep)
 
     def reconnect(self) -> None:
         """The producer now sends to another agent: a new connection, with no request in flight."""
@@ -203,28 +222,27 @@ class Producer(Component):
     def _enter_buffer(self, t: float) -> None:
         """Batches ready by ``t`` take their bytes in the buffer, wait for space, or fail."""
         e = self._entered
-        k = int(self._t[e:].searchsorted(t, "right")) + e
-        if k == e:
-            return
-        nbytes = self.requests["bytes"]
-        new_ids = self._ids[e:k]
-        new_bytes = sum(nbytes[new_ids].tolist())  # Python's sum: faster on a few values
+        tl = self._tl
+        if e >= len(tl) or tl[e] > t:
+            return  # none became ready
+        k = bisect.bisect_right(tl, t, e)
+        new_bytes = sum(self._bl[e:k])
         cap = self.cfg.buffer_memory
-        first = float(self._t[e])
+        first = tl[e]
         if self._held_bytes + new_bytes > cap and self._held_parts:
             # forget what was freed before the first new batch was ready
             held = self._held_array()
             held = held[self._release_time(held) > first]
             self._held_parts = [held]
-            self._held_bytes = int(nbytes[held].sum())
+            self._held_bytes = int(self.requests["bytes"][held].sum())
         if self._held_bytes + new_bytes <= cap and self._block_until <= first:
             # fast path: even if nothing held were freed, everything fits
-            self._held_parts.append(new_ids)
+            self._held_parts.append(self._ids[e:k])
             self._held_bytes += new_bytes
             self._entered = k
             return
         self._enter_slowly(k, t)
-        self._held_bytes = int(nbytes[self._held_parts[0]].sum())
+        self._held_bytes = int(self.requests["bytes"][self._held_parts[0]].sum())
 
     def _held_array(self) -> np.ndarray:
         """The batches holding buffer bytes (as last seen), as one array."""
@@ -241,11 +259,13 @@ class Producer(Component):
         max_block = self.cfg.max_block
         held = self._held_array()
         rel = self._release_time(held)
+        tl, bl = self._tl, self._bl
         i = self._entered
         failed = []
         while i < k:
-            r = max(float(self._t[i]), self._block_until)
-            b = int(nbytes[self._ids[i]])
+            ready = tl[i]
+            r = max(ready, self._block_until)
+            b = bl[i]
             live = rel > r
             held, rel = held[live], rel[live]
             level = int(nbytes[held].sum())
@@ -256,11 +276,10 @@ class Producer(Component):
                 freed = np.cumsum(nbytes[held[order]])
                 j = int(np.searchsorted(freed, level + b - cap, side="left"))
                 u = float(rel[order][j]) if j < len(order) else np.inf
-            ready = float(self._t[i])
             if u <= t and u - ready <= max_block:
                 idx = self._ids[i]
                 req["blocked_s"][idx] = u - ready
-                self._t[i] = u
+                tl[i] = u
                 self._block_until = u if u > ready else self._block_until
                 held = np.append(held, idx)
                 rel = np.append(rel, np.inf)
@@ -278,10 +297,9 @@ class Producer(Component):
                 break  # still waiting at t: decided at a later collection
         self._held_parts = [held]
         if failed:
-            drop = np.array(failed, dtype=np.int64)
-            keep = np.ones(len(self._t), dtype=bool)
-            keep[drop] = False
-            self._t, self._ids = self._t[keep], self._ids[keep]
+            keep = np.ones(len(tl), dtype=bool)
+            keep[np.array(failed, dtype=np.int64)] = False
+            self._keep(keep)
             i -= len(failed)
         self._entered = i
 
@@ -294,88 +312,114 @@ class Producer(Component):
         if k == 0:
             return _NO_IDS, _NO_TIMES
         req = self.requests
-        cap = self.cfg.max_in_flight
-        # the open wire requests: those answered (at a known time) sorted by that time, and
-        # those not answered yet (``waiting``, never freed within this call)
+        cfg = self.cfg
+        cap = cfg.max_in_flight
+        # the open wire requests: those answered (at a known time) sorted by that time, the
+        # first ``ai`` of them heard by the current send, and those not answered yet (``waiting``,
+        # never freed within this call)
         ans_a: list[float] = []
         ans_w: list[int] = []
         waiting: list[int] = []
-        if self._open:
-            answers = req.wire_answer_s[self._open].tolist()
-            if len(answers) >= cap and min(answers) > t:
+        open_w = self._open
+        if open_w:
+            item = req.wire_answer_s.item
+            pairs = sorted([(item(w), w) for w in open_w])
+            if len(pairs) >= cap and pairs[0][0] > t:
                 return _NO_IDS, _NO_TIMES  # the cap is reached and no answer comes by t
-            for a, w in sorted(zip(answers, self._open, strict=True)):
-                if a == np.inf:
+            for a, w in pairs:
+                if a == _INF:
                     waiting.append(w)
                 else:
                     ans_a.append(a)
                     ans_w.append(w)
         req.reserve_wires(k)
-        next_wire = req.n_wire
-        tl = self._t[:k].tolist()
+        first_wire = next_wire = req.n_wire
+        tl = self._tl
         cur = self._cursor
         out_t: list[float] = []
         out_w: list[int] = []
         pos = 0
+        ai = 0
+        na = len(ans_a)
+        busy = na + len(waiting)  # slots taken: answers not heard yet, and no answer yet
+        # a request of ``n`` waiting batches is within max_request_size if ``n * big`` is
+        bound = cfg.max_request_size // self._bl_max if self._bl_max else k
         bisect_right = bisect.bisect_right
         while pos < k:
-            te = tl[pos] if tl[pos] > cur else cur
-            if ans_a and ans_a[0] <= te:  # answers heard by te free their slots
-                i = bisect_right(ans_a, te)
-                del ans_a[:i], ans_w[:i]
-            free = cap - len(ans_a) - len(waiting)
-            if free <= 0:  # wait for the first answer
-                nxt = ans_a[0] if ans_a else np.inf
+            te = tl[pos]
+            if te < cur:
+                te = cur
+            while ai < na and ans_a[ai] <= te:  # answers heard by te free their slots
+                ai += 1
+                busy -= 1
+            if busy >= cap:  # wait for the first answer
+                if ai == na:
+                    break  # none comes
+                nxt = ans_a[ai]
                 if nxt > t:
                     break
                 cur = nxt
                 continue
             j = bisect_right(tl, te, pos, k)
-            if j <= pos + 1:
-                # nothing else waiting: the next ``free`` batches go out one each when ready
-                j = min(k, pos + free)
-                m = bisect_right(tl, cur, pos, j)  # those ready before the cursor go at it
-                out_t.extend([cur] * (m - pos))
-                out_t.extend(tl[m:j])
-                wires = range(next_wire, next_wire + j - pos)
-                out_w.extend(wires)
-                waiting.extend(wires)
+            if j == pos + 1:
+                # nothing else waiting: the next free slots' batches go out one each when
+                # ready (the first at te: at the cursor if it was ready before it)
+                j = pos + cap - busy
+                if j > k:
+                    j = k
+                out_t.append(te)
+                if j > pos + 1:
+                    out_t += tl[pos + 1 : j]
+                    cur = tl[j - 1]
+                else:
+                    cur = te
+                out_w += range(next_wire, next_wire + j - pos)
+                busy += j - pos
                 next_wire += j - pos
-                cur = out_t[-1]
             else:
                 # batches waited for the slot: all ready ones go in one request, up to the size
-                if j - pos > 1:
-                    # how many fit: the count of running byte sums within the limit (a Python
-                    # loop over a handful of ints; numpy's cumsum and searchsorted cost more)
-                    lim = self.cfg.max_request_size
-                    sizes = req["bytes"][self._ids[pos:j]].tolist()
-                    if sum(sizes) > lim:  # (else all of them fit)
-                        acc = n = 0
-                        for x in sizes:
-                            acc += x
-                            if acc > lim:
-                                break
-                            n += 1
-                        j = pos + max(1, n)
-                out_t.extend([te] * (j - pos))
-                out_w.extend([next_wire] * (j - pos))
-                waiting.append(next_wire)
+                if j - pos > bound:
+                    j = self._request_end(pos, j)
+                out_t += [te] * (j - pos)
+                out_w += [next_wire] * (j - pos)
+                busy += 1
                 next_wire += 1
                 cur = te
             pos = j
-        open_w = ans_w + waiting
-        self._open = open_w
+        self._open = ans_w[ai:] + waiting + list(range(first_wire, next_wire))
         self._cursor = cur
         if pos == 0:
             return _NO_IDS, _NO_TIMES
         req.n_wire = next_wire
-        ids = self._ids[:pos]
+        all_ids = self._ids
+        ids = all_ids[:pos]
         times = np.array(out_t)
-        self._t, self._ids = self._t[pos:], self._ids[pos:]
-        self._entered -= pos
-        req["wire"][ids] = out_w
-        req["dispatch_s"][ids] = times
+        self._ids = all_ids[pos:]
+        del tl[:pos], self._bl[:pos]
+        self._entered = k - pos
+        lo = ids.item(0)
+        cols = req.cols
+        if ids.item(pos - 1) - lo == pos - 1:  # consecutive ids (ascending): slices
+            cols["wire"][lo : lo + pos] = out_w
+            cols["dispatch_s"][lo : lo + pos] = times
+        else:
+            cols["wire"][ids] = out_w
+            cols["dispatch_s"][ids] = times
         return ids, times
+
+    def _request_end(self, pos: int, j: int) -> int:
+        """Where a request of the waiting batches ``pos`` to ``j`` ends: the most whose bytes add
+        up to at most max_request_size, at least one."""
+        max_size = self.cfg.max_request_size
+        bl = self._bl
+        size = 0
+        m = pos
+        while m < j:
+            size += bl[m]
+            if size > max_size:
+                break
+            m += 1
+        return m if m > pos else pos + 1
 
     def byte_rate(self) -> float:
         """Expected bytes per second this producer sends now."""
