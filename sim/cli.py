@@ -223,6 +223,12 @@ def _check_determinism(sc: Scenario, seed: int | None) -> int:
     return 0 if same else 1
 
 
+def _plot_jobs() -> int:
+    """Processes that draw a run's plots (``sim.report.plots.render_all``): two when this
+    machine has more than one core."""
+    return 2 if (os.cpu_count() or 1) > 1 else 1
+
+
 def cmd_run(a: argparse.Namespace) -> int:
     from sim.report.results import record_failure, write_run
     from sim.run.runner import run
@@ -272,7 +278,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     try:
         run_dir = write_run(
             res, a.out, plots=not a.no_plots, fmt=a.format, argv=sys.argv[1:],
-            plot_jobs=2 if (os.cpu_count() or 1) > 1 else 1,
+            plot_jobs=_plot_jobs(),
         )  # fmt: skip
     except KeyboardInterrupt as e:
         where = getattr(e, "failed_dir", None)
@@ -413,7 +419,7 @@ def cmd_report(a: argparse.Namespace) -> int:
             raise RunFolderError(
                 f"{folder / 'summary.json'}: damaged ({type(e).__name__}: {e})"
             ) from None
-        made = plots.render_all(folder, fmt=a.format, jobs=2 if (os.cpu_count() or 1) > 1 else 1)
+        made = plots.render_all(folder, fmt=a.format, jobs=_plot_jobs())
         cost = _folder_cost(folder, data, prices)
     except RunFolderError as e:
         print(e, file=sys.stderr)

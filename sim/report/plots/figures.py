@@ -72,13 +72,13 @@ class _Run:
         self.destroyed = list(self.topo.get("destroyed", []))
         self.width = bin_width(self.duration)
         self.leader_segs = leader_segments(d["leader"], self.duration)
-        self._lat: dict = {}
+        self._lat = None  # produce_latency of the whole run, once asked for
 
     def produce_latency(self, warmup: float = 0.0):
         """``produce_latency(requests, warmup)``, computed once for the whole run and filtered."""
-        if "all" not in self._lat:
-            self._lat["all"] = produce_latency(self.d["requests"], 0.0)
-        lat = self._lat["all"]
+        if self._lat is None:
+            self._lat = produce_latency(self.d["requests"], 0.0)
+        lat = self._lat
         if warmup <= 0.0 or lat.empty:
             return lat
         return lat[lat["send_s"].to_numpy() >= warmup].reset_index(drop=True)
