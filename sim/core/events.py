@@ -10,20 +10,36 @@ it yielded is processed, with that event's value), without the process's own two
 start and its end): for short-lived work started many times (an agent's file), where those two
 events were a third of the model's events.
 
+``Horizon`` is the model's lookahead: no fault touches the world before ``until``; an answer
+acted on before its arrival (see ``deliver``) promises its arrival time, and a fault effect made
+before a promised time is an error (``check``), not a silently different result.
+
 ``CountingEnvironment`` counts the events it schedules (``events``), for the run summary and the
 benchmarks: SimPy keeps no public count.
 """
 
 from __future__ import annotations
 
+import math
+
 import simpy
 
 
 def deliver(env: simpy.Environment, waiting: simpy.Event, value, delay: float) -> None:
-    """Trigger ``waiting``'s callbacks with ``value`` at ``now + delay`` (one event)."""
+    """Trigger ``waiting``'s callbacks with ``value`` at ``now + delay`` (one event).
+
+    A lone waiter with an ``early(value, at)`` method may take the answer now instead: if it
+    returns True it has acted on it as of its arrival ``at`` (it is never triggered, and no event
+    is scheduled); see ``sim.model.agent``'s file in flight.
+    """
+    cbs = waiting.callbacks
+    if cbs and len(cbs) == 1:
+        early = getattr(cbs[0], "early", None)
+        if early is not None and early(value, env.now + delay):
+            return
     t = env.timeout(delay, value)
-    if waiting.callbacks:
-        t.callbacks, waiting.callbacks = waiting.callbacks, []
+    if cbs:
+        t.callbacks, waiting.callbacks = cbs, []
     else:  # nobody waits yet: trigger the event itself when the timeout fires
         t.callbacks.append(lambda _t: waiting.succeed(value))
 
@@ -54,6 +70,31 @@ def drive(gen) -> None:
             ev = nxt
 
     step(None)
+
+
+class Horizon:
+    """How far the model may look ahead: no fault changes the world before ``until`` (-inf: no
+    lookahead at all), kept by whatever schedules the faults. ``promised`` is the latest time the
+    model has acted on as if already reached."""
+
+    __slots__ = ("until", "promised")
+
+    def __init__(self) -> None:
+        self.until = -math.inf
+        self.promised = -math.inf
+
+    def promise(self, t: float) -> None:
+        """The model has acted on time ``t`` in advance."""
+        if t > self.promised:
+            self.promised = t
+
+    def check(self, t: float) -> None:
+        """A fault touches the world at ``t``: an error if the model acted beyond it already."""
+        if t < self.promised:
+            raise RuntimeError(
+                f"a fault at t={t!r} s inside the model's lookahead (acted on up to "
+                f"t={self.promised!r} s): the fault schedule's horizon was wrong"
+            )
 
 
 class CountingEnvironment(simpy.Environment):

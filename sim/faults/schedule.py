@@ -12,6 +12,8 @@ nemeses do), and records that as its end.
 
 from __future__ import annotations
 
+import heapq
+
 from sim.faults.kinds import FaultSpec
 from sim.faults.surface import FaultSurface, Heal
 
@@ -88,7 +90,9 @@ class _Occurrence:
 class Nemesis:
     """Every fault of a scenario: fired by processes, recorded, healed."""
 
-    def __init__(self, env, surface, faults: list[FaultSpec], gen, ledger, run_end: float):
+    def __init__(
+        self, env, surface, faults: list[FaultSpec], gen, ledger, run_end: float, horizon=None
+    ):
         self.env = env
         self.surface = surface
         self.gen = gen
@@ -96,14 +100,54 @@ class Nemesis:
         self.run_end = run_end
         self.active: list[_Occurrence] = []
         self.current: _Occurrence | None = None  # the occurrence whose effects are being made
+        # the lookahead kept for the model (``sim.core.events.Horizon``): while no occurrence is
+        # active and no step of one is pending, nothing changes before the next start (or the
+        # run's end)
+        self.horizon = horizon
+        self._starts: list[float] = []  # the pending occurrences' starts (a heap)
+        self._steps = 0  # steps of occurrences (``surface.after``) still to run
         for spec in faults:
             for i, (t, d) in enumerate(occurrences(spec, gen, run_end)):
+                heapq.heappush(self._starts, max(0.0, t))
                 env.process(self._fire(spec, t, d, i))
+        self._update_horizon()
+
+    def _update_horizon(self) -> None:
+        if self.horizon is None:
+            return
+        if self.active or self._steps:
+            self.horizon.until = -INF
+        else:
+            # (and never past the run's end: what arrives after it is not in the run)
+            self.horizon.until = (
+                min(self._starts[0], self.run_end) if self._starts else self.run_end
+            )
+
+    def step_pending(self, ev) -> None:
+        """A step of an occurrence is scheduled (``ev``): no lookahead until it has run."""
+        self._steps += 1
+        self._update_horizon()
+
+        def done(_ev) -> None:
+            self._steps -= 1
+            self._update_horizon()
+
+        ev.callbacks.append(done)
 
     def _fire(self, spec, t_start: float, duration: float | None, index: int):
         """Process: wait for one occurrence's start, inject it, heal it at its end."""
         env = self.env
         yield env.timeout(max(0.0, t_start - env.now))
+        heapq.heappop(self._starts)  # this start (occurrences fire in the order of their starts)
+        if self.horizon is not None:
+            self.horizon.until = -INF  # (no lookahead while it is being injected)
+        try:
+            yield from self._occur(spec, t_start, duration, index)
+        finally:
+            self._update_horizon()
+
+    def _occur(self, spec, t_start: float, duration: float | None, index: int):
+        env = self.env
         t = env.now
         target = spec.resolved_target(resolve_target(self.surface, spec.target, self.gen), index)
         end = None if duration is None or duration == INF else t + duration
@@ -143,6 +187,7 @@ class Nemesis:
         if not occ.active:  # ended itself at once
             return
         self.active.append(occ)
+        self._update_horizon()
         if end is None:
             return
         yield env.timeout(duration)
@@ -159,6 +204,7 @@ class Nemesis:
             occ.heal(t)
         occ.rec["end_s"] = t
         self.ledger.note(t, "fault", f"{occ.rec['label']} on {occ.rec['target']} healed")
+        self._update_horizon()
 
     def finish(self, t: float) -> None:
         """The end of the run: heal every fault still active that is not permanent."""

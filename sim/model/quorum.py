@@ -183,8 +183,9 @@ class QuorumWriter:
         )
 
     def write(
-        self, t0: float, size: int, deadline: float, only: int | None = None, lead: float = 0.0
-    ):
+        self, t0: float, size: int, deadline: float, only: int | None = None, lead: float = 0.0,
+        plans: list | None = None, woken: bool = False,
+    ):  # fmt: skip
         """Process part: PUT to every bucket (or to bucket ``only``, which then alone makes the
         quorum); returns (quorum time or None, per-bucket rows), or (None, None) if the agent
         died meanwhile.
@@ -192,6 +193,10 @@ class QuorumWriter:
         ``lead`` is the first hop of the commit that follows: the wake-up at the predicted quorum
         is pushed back by it, so the commit request reaches the control plane without an event of
         its own (the PUTs are still verified against the components' histories).
+
+        ``plans``: the first attempts, already planned by ``_plan_all`` at ``t0``; ``woken``: the
+        wake-up at the predicted quorum has happened already (a file in flight handing over to
+        this general path: ``sim.model.agent``).
         """
         env = self.env
         nb = len(self.buckets)
@@ -200,24 +205,22 @@ class QuorumWriter:
             k = 1
         bogus = [False] * nb
         owner = self.owner
-        plans = None
         if only is None:
             # fast path: every PUT is planned to succeed; wait for the k-th and verify
-            plans = self._plan_all(t0, size)
+            if plans is None:
+                plans = self._plan_all(t0, size)
             ends = [e for e, ok in plans if ok]
             if len(ends) == nb:
                 q = sorted(ends)[k - 1] if k <= nb else INF  # quorum_time, every PUT ok
                 if q + lead < deadline:
-                    yield env.timeout(q + lead - env.now)
+                    if not woken:
+                        yield env.timeout(q + lead - env.now)
                     if not owner.up_throughout(t0, env.now):
                         return None, None
                     if self._quiet() or all(
                         self.landed(j, t0, ends[j]) for j in range(nb) if ends[j] <= q
                     ):
-                        rows: list[float] = []
-                        for e in ends:
-                            rows += [t0, e, _OK if e <= q else _PREDICTED]
-                        return q, rows
+                        return q, put_rows_ok(t0, ends, q)
                     # a PUT failed in flight: the general case below verifies each PUT
             # the general case goes on with the PUTs already issued (never draws them again)
         issue = [t0] * nb
@@ -301,6 +304,15 @@ class QuorumWriter:
             puts[3 * j : 3 * j + 3] = [q, q + lag, float(PUT_REPLICA)]
             self.put_counts[j] += 1
             self.put_bytes[j] += size
+
+
+def put_rows_ok(t0: float, ends: list[float], q: float) -> list[float]:
+    """The per-bucket rows of PUTs all issued at ``t0`` and all successful: landed by the quorum
+    ``q``, or still running then (predicted)."""
+    rows: list[float] = []
+    for e in ends:
+        rows += [t0, e, _OK if e <= q else _PREDICTED]
+    return rows
 
 
 def _put_rows(issue, end, verified, pred_ok, planned, dead) -> list[float]:

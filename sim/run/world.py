@@ -9,6 +9,7 @@ component, each change recorded in the ledger as an effect of the fault that mad
 
 from __future__ import annotations
 
+from sim.core.events import Horizon
 from sim.core.latency import LogNormal, Slowdown
 from sim.faults.schedule import Nemesis
 from sim.faults.surface import NO_EFFECT, ClientKind, Heal, Select, heal_all
@@ -108,8 +109,11 @@ class World:
         self.router = RetryRouter(
             env, w, self.agents, self.producers, self.net, self.ledger, streams.gen("retries")
         )
+        # the lookahead: none until the fault schedule is known (``start``)
+        self.horizon = Horizon()
         for a in self.agents:
             a.router = self.router
+            a.horizon = self.horizon
         self.nemesis: Nemesis | None = None
 
     def _place(self, c):
@@ -136,8 +140,9 @@ class World:
             a.start()
         env.process(self.table.watch_leader(env))
         self.nemesis = Nemesis(
-            env, self, self.sc.faults, self.streams.gen("faults"), self.ledger, self.sc.run.duration
-        )
+            env, self, self.sc.faults, self.streams.gen("faults"), self.ledger, self.sc.run.duration,
+            self.horizon,
+        )  # fmt: skip
 
     def held_floors(self) -> tuple[int | None, int | None]:
         """The lowest request id and wire id the model still holds outside the files in
@@ -210,6 +215,7 @@ class World:
     def _effect(self, comps: list[Component], what: str, start, undo) -> Heal:
         """Apply ``start(c, t)`` to each component, record it, return the heal (``undo``)."""
         t = self.env.now
+        self.horizon.check(t)
         nem = self.nemesis
         fault_id = nem.current.rec["id"] if nem is not None and nem.current is not None else None
         recs = []
@@ -221,6 +227,7 @@ class World:
         self.ledger.effects.extend(recs)
 
         def heal(t1: float) -> None:
+            self.horizon.check(t1)
             for c, rec in zip(comps, recs, strict=True):
                 undo(c, t1)
                 rec["end_s"] = t1
@@ -312,6 +319,7 @@ class World:
         return heal
 
     def prefer(self, region: str) -> None:
+        self.horizon.check(self.env.now)
         for cp in self.cps.values():
             cp.preference = region
         self.ledger.note(self.env.now, "operator", f"preferred leader region set to {region}")
@@ -337,6 +345,8 @@ class World:
                 nem.current = prev
 
         ev.callbacks.append(run)
+        if nem is not None:
+            nem.step_pending(ev)
 
     def note(self, kind: str, text: str) -> None:
         self.ledger.note(self.env.now, kind, text)
