@@ -265,16 +265,16 @@ class MetadataTable:
         """The latency and participants of a write from ``region`` now; None if it cannot commit."""
         if self.quiet and self.kind == "mrsc" and self.net.pristine and region in self._peers:
             # (``_peers``: the data replicas' regions; a witness cannot write)
-            return self.plan_write_quiet(region)
+            return self.plan_quiet(region)
         return self._plan(region, read=False)
 
     def writes_quietly(self, region: str) -> bool:
-        """Whether ``plan_write`` from ``region`` takes ``plan_write_quiet`` while the table is
+        """Whether ``plan_write`` from ``region`` takes ``plan_quiet`` while the table is
         ``quiet`` and the network pristine (an MRSC table, a region holding its data)."""
         return self.kind == "mrsc" and region in self._peers
 
-    def plan_write_quiet(self, region: str) -> Plan:
-        """``_plan_at`` of an MRSC write from a replica region while everything is up and
+    def plan_quiet(self, region: str) -> Plan:
+        """``_plan_at`` of an MRSC write (or strong read, planned alike) from a replica region while everything is up and
         nominal (``quiet``, network pristine): the same draws, in the same order, without the
         liveness and error-rate checks that cannot fail then."""
         net = self.net
@@ -302,6 +302,8 @@ class MetadataTable:
         global tables, how it works): a read confirms with the internal leader, the same round
         trip as a write. Spanner: a strong read asks the leader for a timestamp (one round trip
         to the leader region). Single-region: the home region. Eventual: the local replica."""
+        if self.quiet and self.kind == "mrsc" and self.net.pristine and region in self._peers:
+            return self.plan_quiet(region)  # an MRSC read is planned as a write (``_plan_at``)
         return self._plan(region, read=True)
 
     def strong_read_rtt(self, region: str, leader: str) -> tuple[float, str]:
