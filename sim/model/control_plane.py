@@ -208,12 +208,13 @@ class ControlPlane(Component):
         self.env.process(self._elect())
 
     # -- election ------------------------------------------------------------------------------
-    def _observe(self, latency: float, error: bool = False) -> None:
+    def _observe(self, latency: float, error: bool = False, now: float | None = None) -> None:
         """Fold one table operation's latency (and whether it failed) into this region's
         time-weighted averages: a sample's weight is 1 - exp(-dt / tau), dt since the last one,
         so a leader sampling every commit and a follower sampling once a second average over the
-        same span of time."""
-        now = self.env.now
+        same span of time. (``now``: the simulation's time, when the caller has it.)"""
+        if now is None:
+            now = self.env.now
         e = self.latency_ewma
         if e is None:
             self.latency_ewma = latency
@@ -622,9 +623,10 @@ class ControlPlane(Component):
                     self._observe(lat / cfg.ops_per_commit, error=True)
                 self._answer(reqs, CommitResult("unavailable"))
                 return
-            self._observe(lat / cfg.ops_per_commit)
+            self._observe(lat / cfg.ops_per_commit, False, now)
             ledger = self.ledger
-            batch_id = ledger.new_batch_id()
+            batch_id = ledger.n_batches  # ``Ledger.new_batch_id`` in line
+            ledger.n_batches = batch_id + 1
             fence = None if self.mutant in ("no-fencing", "lease-overrun") else epoch
             if len(reqs) == 1:  # most batches: ``table.commit`` of one file, without lists
                 r = reqs[0]
@@ -668,10 +670,15 @@ class ControlPlane(Component):
             if not (quiet or self.up_throughout(t0, now)):
                 self._answer(reqs, CommitResult("lost"))
                 return
-            self._answer(
-                reqs,
-                CommitResult(outcome, batch_id if outcome == "ok" else -1, self.epoch,
-                             self.region if outcome == "ok" else None, outcome == "ok"),
-            )  # fmt: skip
+            res = (
+                CommitResult(outcome, batch_id, self.epoch, self.region, True)
+                if outcome == "ok"
+                else CommitResult(outcome, -1, self.epoch, None, False)
+            )
+            if len(reqs) == 1:  # ``_answer`` of one request (not lost)
+                r = reqs[0]
+                deliver(env, r.event, res, r.reply_delay)
+            else:
+                self._answer(reqs, res)
         finally:
             self._kick()

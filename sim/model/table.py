@@ -608,10 +608,14 @@ class MetadataTable:
         if self._conflict(st, "log", region, t0, now):
             return "conflict", -1, False
         done = st.committed_files
-        if file_id in done:
-            return "ok", st.next_offset, False
+        b = done.b  # ``file_id in done`` and ``done.add(file_id)`` in line
+        if file_id < len(b):
+            if b[file_id]:
+                return "ok", st.next_offset, False
+            b[file_id] = 1
+        else:
+            done.add(file_id)
         first = st.next_offset
-        done.add(file_id)
         st.next_offset = first + n_records
         self.log_sink(batch_id, first, n_records, (file_id,))
         return "ok", first, True
