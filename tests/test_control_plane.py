@@ -1,5 +1,8 @@
 """Leader election through the table: fencing, failover, preference."""
 
+import pandas as pd
+
+from sim.model.control_plane import ControlPlane
 from tests.conftest import run_small
 
 
@@ -77,3 +80,34 @@ def test_produce_latency_depends_on_the_leader_region():
     e = east.summary["produce_latency_ms"]["p50"]
     w = west.summary["produce_latency_ms"]["p50"]
     assert w > e + 30
+
+
+def test_quiet_short_paths_commit_exactly_as_the_general_path(monkeypatch):
+    """The control plane's quiet short paths (``submit`` and ``_kick`` with ``leads`` checked
+    once, ``_write_quiet``) take the same draws and schedule the same timeouts as the general
+    path: with them turned off, a run commits the same batches at the same times, and the same
+    files and requests. (And they are taken: most batches go through ``_write_quiet``.)"""
+    taken = []
+    write_quiet = ControlPlane._write_quiet
+
+    def counted(self, reqs, now):
+        taken.append(len(reqs))
+        write_quiet(self, reqs, now)
+
+    monkeypatch.setattr(ControlPlane, "_write_quiet", counted)
+    fast = run_small(duration=40.0)
+    assert len(taken) > 0.9 * len(fast.batches) > 100
+    monkeypatch.setattr(ControlPlane, "_leads_quietly", lambda self, now: False)
+    n_fast = len(taken)
+    general = run_small(duration=40.0)
+    assert len(taken) == n_fast  # the general path only
+    for name in ("batches", "files", "requests"):
+        pd.testing.assert_frame_equal(getattr(fast, name), getattr(general, name), check_exact=True)
+    assert _no_wall(fast.summary) == _no_wall(general.summary)
+
+
+def _no_wall(x):
+    """A summary without its wall-clock times."""
+    if isinstance(x, dict):
+        return {k: _no_wall(v) for k, v in x.items() if k not in ("wall_time_s", "sim_wall_s")}
+    return x

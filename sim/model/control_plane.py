@@ -144,6 +144,18 @@ class ControlPlane(Component):
         self.degraded = False  # soft-failure detector's verdict on this region
         self._bad_since: float | None = None
         self._good_since: float | None = None
+        # the table write in flight: (requests, plans, start, epoch), read by ``_after_write``
+        # (a bound method kept once, rather than a closure per write)
+        self._w: tuple | None = None
+        self._on_written = self._after_write
+        # what never changes and the quiet short path of ``submit`` needs: one leader, one
+        # table operation per commit, an MRSC table this region holds data of
+        self._plain = (
+            cfg.coordination == "leader"
+            and cfg.ops_per_commit == 1
+            and cfg.max_batch >= 1
+            and table.writes_quietly(region)
+        )
 
     # -- what others see -----------------------------------------------------------------------
     def local_time(self, now: float) -> float:
@@ -196,12 +208,13 @@ class ControlPlane(Component):
         self.env.process(self._elect())
 
     # -- election ------------------------------------------------------------------------------
-    def _observe(self, latency: float, error: bool = False) -> None:
+    def _observe(self, latency: float, error: bool = False, now: float | None = None) -> None:
         """Fold one table operation's latency (and whether it failed) into this region's
         time-weighted averages: a sample's weight is 1 - exp(-dt / tau), dt since the last one,
         so a leader sampling every commit and a follower sampling once a second average over the
-        same span of time."""
-        now = self.env.now
+        same span of time. (``now``: the simulation's time, when the caller has it.)"""
+        if now is None:
+            now = self.env.now
         e = self.latency_ewma
         if e is None:
             self.latency_ewma = latency
@@ -428,7 +441,32 @@ class ControlPlane(Component):
         self, file_id: int, n_records: int, reply_delay: float, give_up_at: float
     ) -> tuple[object, CommitResult | None]:
         """Take a commit request now; returns (event to wait on, or an immediate answer)."""
-        now = self.env.now
+        env = self.env
+        now = env.now
+        table = self.table
+        if self._leads_quietly(now):
+            # Quiet short paths (``_leads_quietly``: this region leads, has never gone down,
+            # slowed or erred, so no error-rate draw): the general path below with its checks
+            # hoisted; the same draws and the same timeouts, in the same order.
+            queue = self.queue
+            if self._busy:  # a write is in flight: queue (``_kick`` would return at once)
+                if len(queue) < self.capacity * self.capacity_factor:
+                    ev = env.event()
+                    queue.append(
+                        CommitRequest(file_id, n_records, ev, now, reply_delay, give_up_at)
+                    )
+                    return ev, None
+            elif (
+                not queue
+                and table.quiet
+                and table.net.pristine
+                and self.capacity * self.capacity_factor > 0
+            ):  # nothing queued, the table quiet: ``_kick``'s write of this one request
+                ev = env.event()
+                self._write_quiet(
+                    [CommitRequest(file_id, n_records, ev, now, reply_delay, give_up_at)], now
+                )
+                return ev, None
         if self.cfg.coordination == "leader" and not self.leads(now):
             st = self.table.view(self.region, now)
             lease = st.lease
@@ -462,6 +500,33 @@ class ControlPlane(Component):
             for r in reqs:
                 deliver(env, r.event, res, r.reply_delay)
 
+    def _leads_quietly(self, now: float) -> bool:
+        """``leads(now)`` of a control plane that has never gone down, slowed or erred (so
+        up, with no error rate) and has no mutant, under the static conditions of the quiet
+        short paths (``_plain``). False sends the caller down the general path."""
+        return (
+            self._plain
+            and self.mutant is None
+            and not self.ever_changed
+            and self._leader
+            and now + self.clock_offset + self.clock_drift * (now - self._drift_from)
+            < self.lease_valid_until - self.cfg.clock_margin
+        )
+
+    def _write_quiet(self, reqs: list[CommitRequest], now: float) -> None:
+        """``_kick``'s table write of ``reqs`` while ``_leads_quietly`` and the table is quiet
+        (network pristine): one operation planned by ``plan_quiet`` (the same draws as
+        ``plan_write``), counted, and its one timeout."""
+        p = self.table.plan_quiet(self.region)
+        row = self._write_rows.get(p.participants[-1])
+        if row is None:
+            self._count_writes(p, 1)
+        else:
+            row[0] += 1
+        self._busy = True
+        self._w = (reqs, [p], now, self.epoch)
+        self.env.timeout(p.latency).callbacks.append(self._on_written)
+
     def _kick(self) -> None:
         """Group commit: start the next table write if none is in flight.
 
@@ -469,9 +534,21 @@ class ControlPlane(Component):
         to ``max_batch``). Written as callbacks rather than a process: one SimPy event per
         metadata batch.
         """
-        if self._busy or not self.queue:
+        queue = self.queue
+        if self._busy or not queue:
             return
         env, cfg, table = self.env, self.cfg, self.table
+        now = env.now
+        if self._leads_quietly(now) and table.quiet and table.net.pristine:
+            # the checks below hold (up, leading, one operation, no mutant): the same write
+            mb = cfg.max_batch
+            if len(queue) <= mb:
+                reqs, self.queue = queue, []
+            else:
+                reqs = queue[:mb]
+                del queue[:mb]
+            self._write_quiet(reqs, now)
+            return
         if not self.is_up:
             reqs, self.queue = self.queue, []
             self._answer(reqs, CommitResult("lost"))
@@ -510,8 +587,8 @@ class ControlPlane(Component):
                 self._answer(reqs, CommitResult("fenced"))
                 self._kick()
                 return
-        ev = env.timeout(sum(p.latency for p in plans))
-        ev.callbacks.append(lambda _e: self._after_write(reqs, plans, t0, epoch))
+        self._w = (reqs, plans, t0, epoch)
+        env.timeout(sum(p.latency for p in plans)).callbacks.append(self._on_written)
 
     def _after_unavailable(self, reqs: list[CommitRequest]) -> None:
         """The table could not take the write: tell the agents, go on with the queue."""
@@ -519,63 +596,89 @@ class ControlPlane(Component):
         self._answer(reqs, CommitResult("unavailable"))
         self._kick()
 
-    def _after_write(self, reqs: list[CommitRequest], plans: list, t0: float, epoch) -> None:
-        """A batch's table write came back: apply it (fenced by the epoch) and answer."""
+    def _after_write(self, _ev=None) -> None:
+        """A batch's table write came back (``_w``): apply it (fenced by the epoch) and answer."""
+        reqs, plans, t0, epoch = self._w
+        self._w = None
         self._busy = False
         env, cfg, table = self.env, self.cfg, self.table
         now = env.now
         lat = now - t0
+        # never down, slowed or erred, the table quiet and the network pristine: every
+        # ``still_valid`` and ``up_throughout`` below holds, and is not asked
+        quiet = not self.ever_changed and table.quiet and table.net.pristine
         try:
-            error = False
-            valid = True
-            for p in plans:
-                error = error or p.error
-                valid = valid and table.still_valid(p, t0, now)
+            if len(plans) == 1:
+                p = plans[0]
+                error = p.error
+                valid = error or quiet or table.still_valid(p, t0, now)
+            else:
+                error = False
+                valid = True
+                for p in plans:
+                    error = error or p.error
+                    valid = valid and table.still_valid(p, t0, now)
             if error or not valid:
                 if error:
                     self._observe(lat / cfg.ops_per_commit, error=True)
                 self._answer(reqs, CommitResult("unavailable"))
                 return
-            self._observe(lat / cfg.ops_per_commit)
-            batch_id = self.ledger.new_batch_id()
-            unfenced = self.mutant in ("no-fencing", "lease-overrun")
-            file_ids = [r.file_id for r in reqs]
-            n_recs = [r.n_records for r in reqs]
-            outcome, first, applied = table.commit(
-                self.region, t0, now, None if unfenced else epoch, batch_id, file_ids, n_recs
-            )
+            self._observe(lat / cfg.ops_per_commit, False, now)
+            ledger = self.ledger
+            batch_id = ledger.n_batches  # ``Ledger.new_batch_id`` in line
+            ledger.n_batches = batch_id + 1
+            fence = None if self.mutant in ("no-fencing", "lease-overrun") else epoch
+            if len(reqs) == 1:  # most batches: ``table.commit`` of one file, without lists
+                r = reqs[0]
+                outcome, first, one = table.commit_file(
+                    self.region, t0, now, fence, batch_id, r.file_id, r.n_records
+                )
+                files = (r.file_id,) if one else ()
+                n_records = r.n_records if one else 0
+            else:
+                file_ids = [r.file_id for r in reqs]
+                n_recs = [r.n_records for r in reqs]
+                outcome, first, applied = table.commit(
+                    self.region, t0, now, fence, batch_id, file_ids, n_recs
+                )
+                if outcome == "ok":
+                    if all(applied):
+                        files = file_ids
+                        n_records = sum(n_recs)
+                    else:
+                        files = [f for f, a in zip(file_ids, applied, strict=True) if a]
+                        n_records = sum(n for n, a in zip(n_recs, applied, strict=True) if a)
             if outcome == "ok":
                 parts = plans[-1].participants
                 holders = self._holders.get(parts)
                 if holders is None:
                     holders = self._holders[parts] = ",".join(sorted(set(parts)))
-                if all(applied):
-                    files = file_ids
-                    n_records = sum(n_recs)
-                else:
-                    files = [f for f, a in zip(file_ids, applied, strict=True) if a]
-                    n_records = sum(n for n, a in zip(n_recs, applied, strict=True) if a)
-                self.ledger.add_batch(
+                ledger.add_batch(
                     (batch_id, self.region, -1 if epoch is None else epoch, t0, now, first,
                      len(files), n_records, holders),
                     files,
                 )  # fmt: skip
             elif outcome == "conflict":
                 # replicated-write conflict: roll back and retry at once with what has queued
-                self.ledger.tally("conflicts")
-                if self.up_throughout(t0, now):
+                ledger.tally("conflicts")
+                if quiet or self.up_throughout(t0, now):
                     self.queue[:0] = reqs
                     return
             elif outcome == "fenced":
-                self.ledger.tally("fenced")
+                ledger.tally("fenced")
                 self._leader = False
-            if not self.up_throughout(t0, now):
+            if not (quiet or self.up_throughout(t0, now)):
                 self._answer(reqs, CommitResult("lost"))
                 return
-            self._answer(
-                reqs,
-                CommitResult(outcome, batch_id if outcome == "ok" else -1, self.epoch,
-                             self.region if outcome == "ok" else None, outcome == "ok"),
-            )  # fmt: skip
+            res = (
+                CommitResult(outcome, batch_id, self.epoch, self.region, True)
+                if outcome == "ok"
+                else CommitResult(outcome, -1, self.epoch, None, False)
+            )
+            if len(reqs) == 1:  # ``_answer`` of one request (not lost)
+                r = reqs[0]
+                deliver(env, r.event, res, r.reply_delay)
+            else:
+                self._answer(reqs, res)
         finally:
             self._kick()

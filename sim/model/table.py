@@ -96,6 +96,14 @@ class FileSet:
             for f in ids:
                 b[f] = 1
 
+    def add(self, fid: int) -> None:
+        """``update((fid,))``, without the tuple."""
+        b = self.b
+        if fid >= len(b):
+            self._room(fid)
+            b = self.b
+        b[fid] = 1
+
     def difference_update(self, ids) -> None:
         b = self.b
         for f in ids:
@@ -257,11 +265,16 @@ class MetadataTable:
         """The latency and participants of a write from ``region`` now; None if it cannot commit."""
         if self.quiet and self.kind == "mrsc" and self.net.pristine and region in self._peers:
             # (``_peers``: the data replicas' regions; a witness cannot write)
-            return self._plan_quiet_mrsc(region)
+            return self.plan_quiet(region)
         return self._plan(region, read=False)
 
-    def _plan_quiet_mrsc(self, region: str) -> Plan:
-        """``_plan_at`` of an MRSC write from a replica region while everything is up and
+    def writes_quietly(self, region: str) -> bool:
+        """Whether ``plan_write`` from ``region`` takes ``plan_quiet`` while the table is
+        ``quiet`` and the network pristine (an MRSC table, a region holding its data)."""
+        return self.kind == "mrsc" and region in self._peers
+
+    def plan_quiet(self, region: str) -> Plan:
+        """``_plan_at`` of an MRSC write (or strong read, planned alike) from a replica region while everything is up and
         nominal (``quiet``, network pristine): the same draws, in the same order, without the
         liveness and error-rate checks that cannot fail then."""
         net = self.net
@@ -289,6 +302,8 @@ class MetadataTable:
         global tables, how it works): a read confirms with the internal leader, the same round
         trip as a write. Spanner: a strong read asks the leader for a timestamp (one round trip
         to the leader region). Single-region: the home region. Eventual: the local replica."""
+        if self.quiet and self.kind == "mrsc" and self.net.pristine and region in self._peers:
+            return self.plan_quiet(region)  # an MRSC read is planned as a write (``_plan_at``)
         return self._plan(region, read=True)
 
     def strong_read_rtt(self, region: str, leader: str) -> tuple[float, str]:
@@ -553,28 +568,75 @@ class MetadataTable:
         Returns (outcome, first_offset, applied-per-file). Outcome is ``ok``, ``fenced`` or
         ``conflict``. Commits are idempotent per file id: a file already committed is skipped.
         """
-        st = self._shared if self.strong else self._views[region]
-        if epoch is not None and (st.lease.epoch != epoch or st.lease.holder != region):
-            return "fenced", -1, []
-        if self._conflict(st, "log", region, t0, now):
-            return "conflict", -1, []
-        done = st.committed_files
         if (
             len(file_ids) == 1
             and self.strong
             and self.log_sink is not None
             and self.mutant != "non-idempotent-commit"
         ):
-            # one file, a strong table (most batches): the general case below, without lists
-            f = file_ids[0]
-            if f in done:
-                return "ok", st.next_offset, [False]
-            first = st.next_offset
-            total = n_records[0]
-            done.update((f,))
-            st.next_offset = first + total
-            self.log_sink(batch_id, first, total, (f,))
-            return "ok", first, [True]
+            outcome, first, one = self.commit_file(
+                region, t0, now, epoch, batch_id, file_ids[0], n_records[0]
+            )
+            return outcome, first, ([one] if outcome == "ok" else [])
+        return self._commit_many(region, t0, now, epoch, batch_id, file_ids, n_records)
+
+    def commit_file(
+        self,
+        region: str,
+        t0: float,
+        now: float,
+        epoch: int | None,
+        batch_id: int,
+        file_id: int,
+        n_records: int,
+    ) -> tuple[str, int, bool]:
+        """``commit`` of a one-file batch (most batches): (outcome, first_offset, applied).
+
+        A strong table handing its log to ``log_sink`` (and no mutant) does it without lists;
+        any other table goes through the general case.
+        """
+        if not (
+            self.strong and self.log_sink is not None and self.mutant != "non-idempotent-commit"
+        ):
+            outcome, first, applied = self._commit_many(
+                region, t0, now, epoch, batch_id, [file_id], [n_records]
+            )
+            return outcome, first, (applied[0] if applied else False)
+        st = self._shared
+        if epoch is not None and (st.lease.epoch != epoch or st.lease.holder != region):
+            return "fenced", -1, False
+        if self._conflict(st, "log", region, t0, now):
+            return "conflict", -1, False
+        done = st.committed_files
+        b = done.b  # ``file_id in done`` and ``done.add(file_id)`` in line
+        if file_id < len(b):
+            if b[file_id]:
+                return "ok", st.next_offset, False
+            b[file_id] = 1
+        else:
+            done.add(file_id)
+        first = st.next_offset
+        st.next_offset = first + n_records
+        self.log_sink(batch_id, first, n_records, (file_id,))
+        return "ok", first, True
+
+    def _commit_many(
+        self,
+        region: str,
+        t0: float,
+        now: float,
+        epoch: int | None,
+        batch_id: int,
+        file_ids: list[int],
+        n_records: list[int],
+    ) -> tuple[str, int, list[bool]]:
+        """``commit``'s general case."""
+        st = self._shared if self.strong else self._views[region]
+        if epoch is not None and (st.lease.epoch != epoch or st.lease.holder != region):
+            return "fenced", -1, []
+        if self._conflict(st, "log", region, t0, now):
+            return "conflict", -1, []
+        done = st.committed_files
         applied = [f not in done for f in file_ids]
         if self.mutant == "non-idempotent-commit":
             applied = [True] * len(file_ids)
