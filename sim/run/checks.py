@@ -198,12 +198,15 @@ def lost_acked(requests, attempts, readable: np.ndarray) -> pd.DataFrame:
     tables or DataFrames (read a row group at a time).
     """
     parts = []
-    for ch in as_table(requests).chunks():
+    requests = as_table(requests)
+    for i, ch in enumerate(requests.chunks(["status", "ack_file"])):
         m = (ch["status"] == ACKED).to_numpy()
         ok = readable[ch["ack_file"].to_numpy()[m]]
-        # copies: a slice (even an empty one) would keep the whole row group alive
+        # every column is read only for a row group with a loss (and the first: the empty
+        # result has the table's columns); copies: a slice (even an empty one) would keep the
+        # whole row group alive
         if not parts or not ok.all():
-            parts.append(ch[m][~ok].copy())
+            parts.append(requests.row_group(i)[m][~ok].copy())
     cand = pd.concat(parts, ignore_index=False) if len(parts) > 1 else parts[0]
     if cand.empty:
         return cand
