@@ -230,9 +230,6 @@ def _plot_jobs() -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from sim.report.results import record_failure, write_run
-    from sim.run.runner import run
-
     seed = _seed_or_exit(a.seed)
     prices = _prices_or_exit(a.prices)
     sc = _load_or_exit(a.scenario, a.set)
@@ -242,6 +239,24 @@ def cmd_run(a: argparse.Namespace) -> int:
     if not _preflight(sc, a.force):
         return EXIT_BAD_INPUT
     _out_or_exit(a.out)
+    worker = None
+    if not a.no_plots:
+        from sim.report.plot_worker import PlotWorker
+
+        # imports the plotting code on the other core while the model runs (before the bar's
+        # thread starts: it forks)
+        worker = PlotWorker.start(_plot_jobs())
+    try:
+        return _run_and_write(a, sc, seed, prices, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _run_and_write(a: argparse.Namespace, sc, seed, prices, worker) -> int:
+    from sim.report.results import record_failure, write_run
+    from sim.run.runner import run
+
     quiet = a.quiet or not sys.stderr.isatty()
     progress = None
     bar = None
@@ -278,7 +293,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     try:
         run_dir = write_run(
             res, a.out, plots=not a.no_plots, fmt=a.format, argv=sys.argv[1:],
-            plot_jobs=_plot_jobs(),
+            plot_jobs=_plot_jobs(), plot_worker=worker,
         )  # fmt: skip
     except KeyboardInterrupt as e:
         where = getattr(e, "failed_dir", None)

@@ -57,3 +57,37 @@ def test_lost_records_are_exactly_those_without_a_surviving_copy():
     acked = req[req["status"] == 1]
     lost = res.summary["rpo"]["lost_acked_records"]
     assert lost == int(acked["n_records"].sum())  # the only bucket is gone: every acked record
+
+
+def test_file_copies_tells_the_source_regions_apart():
+    """A predicted PUT lands only if its bucket and the links between the file's region and
+    the bucket's were up throughout: a link down between two regions loses only the copies
+    between them, with the region column categorical (as read from Parquet) or plain strings."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from sim.ledger import PUT_PREDICTED
+    from sim.ledger.history import History
+    from sim.run import checks
+
+    regions = ["us-east-1", "us-east-2", "us-west-2"]
+    hist = {f"bucket:{r}": History() for r in regions}
+    hist |= {f"link:{a}->{b}": History() for a in regions for b in regions if a != b}
+    hist["link:us-west-2->us-east-1"].set_state(10.0, False)  # one direction
+    hist["link:us-west-2->us-east-1"].set_state(20.0, True)
+    ledger = SimpleNamespace(bucket_regions=regions, bucket_region_of={}, histories=hist)
+    src = ["us-west-2", "us-east-2", "us-east-1", "us-west-2", "us-east-2"]
+    files = pd.DataFrame({"region": pd.Categorical(src, categories=regions[::-1])})
+    for r in regions:
+        files[f"put_state[{r}]"] = np.full(len(src), PUT_PREDICTED, np.int8)
+        files[f"put_start_s[{r}]"] = [12.0, 12.0, 12.0, 30.0, 30.0]
+        files[f"put_end_s[{r}]"] = [12.5, 12.5, 12.5, 30.5, 30.5]
+    copy = checks.file_copies(files, ledger, repair_delay=np.inf)  # never repaired
+    lost = ~np.isfinite(copy)
+    # the link is needed both ways: us-west-2's file in us-east-1, us-east-1's in us-west-2
+    want = [[True, False, False], [False] * 3, [False, False, True], [False] * 3, [False] * 3]
+    assert lost.tolist() == want
+    plain = files.assign(region=files["region"].astype(str))
+    np.testing.assert_array_equal(checks.file_copies(plain, ledger, repair_delay=np.inf), copy)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -150,3 +152,35 @@ def test_topology_boxes_do_not_overlap_or_hide_edges():
         for a, b in edges:
             if k not in (a, b):
                 assert plots._clip(pos[a], pos[b], pos[k], np.array(sizes[k]) / 2) is None
+
+
+def test_the_warm_worker_draws_the_same_figures(run_dir):
+    """A PlotWorker (started before a run, as `sim run` does) writes the same names and bytes
+    as render_all drawing every figure in this process, and raises a plot's error."""
+    from sim.report.plot_worker import PlotWorker
+
+    one = plots.render_all(run_dir, jobs=1)
+    first = {n: (run_dir / "plots" / n).read_bytes() for n in one}
+    shutil.rmtree(run_dir / "plots")
+    (run_dir / "plots").mkdir()
+    with PlotWorker(2) as worker:
+        assert worker.render(run_dir) == one
+    assert {n: (run_dir / "plots" / n).read_bytes() for n in one} == first
+
+
+def test_sim_run_draws_its_plots_without_matplotlib_in_its_process(tmp_path):
+    """`sim run` leaves the plots to its warm worker: the run's own process never imports
+    matplotlib (about a second of CPU, done on the other core while the model runs)."""
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    code = (
+        "import sys; from sim.cli import main; "
+        f"rc = main(['run', {str(path)!r}, '--out', {str(tmp_path / 'out')!r}, '--quiet']); "
+        "print(rc, 'matplotlib' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.stdout.split()[-2:] == ["0", "False"], res.stderr
+    (folder,) = (tmp_path / "out" / "plots-leader-loss").iterdir()
+    made = json.loads((folder / "run.json").read_text())["plots"]
+    assert {n.rsplit(".", 1)[0] for n in made} == EXPECTED
+    assert all((folder / "plots" / n).stat().st_size > 1000 for n in made)

@@ -49,3 +49,33 @@ def test_unavailability_windows_from_row_groups_are_the_whole_columns(
     assert got == want
     if threshold < 0.5:
         assert want  # the case has windows to find
+
+
+@pytest.mark.parametrize("lose", [(), (7,), (2, 7, 8)])
+def test_lost_acked_from_row_groups_is_the_whole_frame(lose, tmp_path):
+    """lost_acked reads a row group's every column only where it lost something: the same
+    rows and columns as on the whole frame, wherever the losses fall."""
+    rng = np.random.default_rng(5)
+    n = 10_000
+    df = pd.DataFrame({
+        "request_id": np.arange(n, dtype=np.int64),
+        "status": rng.choice(np.array([checks.ACKED, checks.FAILED_BLOCKED], np.int8), n),
+        "ack_file": np.arange(n, dtype=np.int64) // 500,
+        "n_records": rng.integers(1, 100, n),
+        "ack_s": rng.uniform(0, 600, n),
+    })  # fmt: skip
+    att = pd.DataFrame({"request_id": df["request_id"], "file_id": df["ack_file"]})
+    readable = np.ones(n // 500, dtype=bool)
+    readable[list(lose)] = False
+    sp = Spool(tmp_path / "req.parquet")
+    for i in range(0, n, 3000):  # four row groups; files 2, 7 and 8 in groups 0, 1 and 2
+        sp.write(df.iloc[i : i + 3000])
+    got = checks.lost_acked(sp.close(), Table(att), readable)
+    want = checks.lost_acked(Table(df), Table(att), readable)
+    # (the index: positions in a row group, as before, not in the table)
+    pd.testing.assert_frame_equal(
+        got.reset_index(drop=True), want.reset_index(drop=True), check_exact=True
+    )
+    assert len(want) == sum(
+        ((df["ack_file"] == f) & (df["status"] == checks.ACKED)).sum() for f in lose
+    )

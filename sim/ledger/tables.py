@@ -54,6 +54,14 @@ class Table:
         for i in range(pf.num_row_groups):
             yield pf.read_row_group(i, columns=columns).to_pandas()
 
+    def row_group(self, i: int) -> pd.DataFrame:
+        """Row group ``i`` with all its columns, the same rows as the ``i``-th of ``chunks``
+        (in memory: the whole frame, no copy)."""
+        if self._frame is not None:
+            assert i == 0
+            return self._frame
+        return pq.ParquetFile(self.path).read_row_group(i).to_pandas()
+
     def column(self, name: str) -> np.ndarray:
         """One column as a fresh numpy array (categoricals: their integer codes)."""
         if self._frame is not None:

@@ -135,9 +135,11 @@ def write_run(
     fmt: str = "png",
     argv: list[str] | None = None,
     plot_jobs: int = 1,
+    plot_worker=None,
 ) -> Path:
     """Write a complete run folder and return its path (renamed into place only when complete);
-    ``plot_jobs`` 2 draws the plots in two processes (``sim.report.plots.render_all``)."""
+    ``plot_jobs`` 2 draws the plots in two processes (``sim.report.plots.render_all``);
+    ``plot_worker``: a ``sim.report.plot_worker.PlotWorker`` to draw them (its own ``jobs``)."""
     final, tmp = new_run_dir(out, res.scenario.name, res.seed)
     try:
         write_tables(res, tmp)
@@ -149,7 +151,9 @@ def write_run(
             "argv": argv or [],
             "status": "complete",
         }
-        if plots:
+        if plots and plot_worker is not None:
+            info["plots"] = plot_worker.render(tmp, fmt=fmt)
+        elif plots:
             from sim.report import plots as plotmod
 
             info["plots"] = plotmod.render_all(tmp, fmt=fmt, jobs=plot_jobs)

@@ -53,7 +53,13 @@ def file_copies(files: pd.DataFrame, ledger, repair_delay: float) -> np.ndarray:
     copy = np.full((n, nb), INF)
     if n == 0:
         return copy
-    src = np.asarray(files["region"].astype(str))
+    # the producing region of each file as an integer code into ``names``: the regions a
+    # bucket's predicted PUTs came from are told apart on integers, not strings
+    reg = files["region"]
+    if isinstance(reg.dtype, pd.CategoricalDtype) and not reg.isna().any():
+        names, src = np.asarray(reg.cat.categories.astype(str)), reg.cat.codes.to_numpy()
+    else:
+        names, src = np.unique(np.asarray(reg.astype(str)), return_inverse=True)
     for j, b in enumerate(buckets):
         br = regions[j]
         st = files[f"put_state[{br}]"].to_numpy()
@@ -64,10 +70,11 @@ def file_copies(files: pd.DataFrame, ledger, repair_delay: float) -> np.ndarray:
         if len(pred):
             ok = b.up_throughout_mask(s[pred], e[pred])
             b_reg = _region(ledger, br)
-            for r in np.unique(src[pred]):
+            for k in np.unique(src[pred]):
+                r = names[k]
                 if r == b_reg:
                     continue
-                m = src[pred] == r
+                m = src[pred] == k
                 ok[m] &= _link(ledger, r, b_reg).up_throughout_mask(s[pred][m], e[pred][m])
                 ok[m] &= _link(ledger, b_reg, r).up_throughout_mask(s[pred][m], e[pred][m])
             copy[pred[ok], j] = e[pred[ok]]
@@ -198,12 +205,15 @@ def lost_acked(requests, attempts, readable: np.ndarray) -> pd.DataFrame:
     tables or DataFrames (read a row group at a time).
     """
     parts = []
-    for ch in as_table(requests).chunks():
+    requests = as_table(requests)
+    for i, ch in enumerate(requests.chunks(["status", "ack_file"])):
         m = (ch["status"] == ACKED).to_numpy()
         ok = readable[ch["ack_file"].to_numpy()[m]]
-        # copies: a slice (even an empty one) would keep the whole row group alive
+        # every column is read only for a row group with a loss (and the first: the empty
+        # result has the table's columns); copies: a slice (even an empty one) would keep the
+        # whole row group alive
         if not parts or not ok.all():
-            parts.append(ch[m][~ok].copy())
+            parts.append(requests.row_group(i)[m][~ok].copy())
     cand = pd.concat(parts, ignore_index=False) if len(parts) > 1 else parts[0]
     if cand.empty:
         return cand

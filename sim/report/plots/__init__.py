@@ -45,10 +45,19 @@ _GROUPS = (("plot_latency_cdf", "plot_leader_timeline", "plot_topology", "plot_r
            ("plot_produce_latency", "plot_throughput"))  # fmt: skip
 
 
-def _render(folder: Path, names: tuple[str, ...], fmt: str) -> dict[str, str]:
-    out = folder / "plots"
-    run = _Run(folder)
+def _render(run: _Run, out: Path, names: tuple[str, ...], fmt: str) -> dict[str, str]:
     return {p.__name__: p(run, out, fmt) for p in PLOTS if p.__name__ in names}
+
+
+_INHERITED: list[_Run] = []  # in the forked child: the run its parent had loaded
+
+
+def _inherit(run: _Run) -> None:
+    _INHERITED.append(run)
+
+
+def _render_inherited(out: Path, names: tuple[str, ...], fmt: str) -> dict[str, str]:
+    return _render(_INHERITED[0], out, names, fmt)
 
 
 def render_all(folder: Path, fmt: str = "png", jobs: int = 1) -> list[str]:
@@ -60,13 +69,16 @@ def render_all(folder: Path, fmt: str = "png", jobs: int = 1) -> list[str]:
     ``jobs`` 1, they are drawn here one after the other. A child's error is raised here.
     """
     folder = Path(folder)
-    (folder / "plots").mkdir(parents=True, exist_ok=True)
+    out = folder / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    run = _Run(folder)  # read once: a forked child inherits it (it is not pickled)
     made: dict[str, str] = {}
     if jobs > 1 and "fork" in mp.get_all_start_methods():
-        with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
-            child = pool.submit(_render, folder, _GROUPS[1], fmt)
-            made.update(_render(folder, _GROUPS[0], fmt))
+        fork = mp.get_context("fork")
+        with ProcessPoolExecutor(1, mp_context=fork, initializer=_inherit, initargs=(run,)) as pool:
+            child = pool.submit(_render_inherited, out, _GROUPS[1], fmt)
+            made.update(_render(run, out, _GROUPS[0], fmt))
             made.update(child.result())
     else:
-        made.update(_render(folder, tuple(p.__name__ for p in PLOTS), fmt))
+        made.update(_render(run, out, tuple(p.__name__ for p in PLOTS), fmt))
     return [made[p.__name__] for p in PLOTS]
