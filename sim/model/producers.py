@@ -266,37 +266,64 @@ class Producer(Component):
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _enter_slowly(self, k: int, t: float) -> None:
-        """The buffer may be full: each batch in turn, first come first served."""
+        """The buffer may be full: each batch in turn, first come first served.
+
+        The held batches are kept sorted by release time (stable: ties in holding order, the
+        batches entering now last, as they are never released within the call), so a batch's
+        wait reads the earliest releases off the front in Python: the same level and the same
+        wait as filtering the held batches by ``release > r`` and taking the stable argsort and
+        cumulative bytes of the rest for each batch (``r`` can step back only after a failed batch, and the filter keeps its effect)."""
         req = self.requests
         nbytes = req["bytes"]
         cap = self.cfg.buffer_memory
         max_block = self.cfg.max_block
         held = self._held_array()
-        rel = self._release_time(held)
+        rel0 = self._release_time(held)
+        rl = rel0.tolist()
+        sb = nbytes[held].tolist()
+        order = sorted(range(len(rl)), key=rl.__getitem__)  # stable
+        # a release time that is NaN is never ``> r``: dropped at the first batch, as by the mask
+        s_rel = [rl[x] for x in order if rl[x] == rl[x]]
+        s_b = [sb[x] for x in order if rl[x] == rl[x]]
+        n_s = len(s_rel)
+        level = sum(s_b)
+        p0 = 0  # the first live entry of s_rel
+        r_max = None  # the latest r: the held batches are filtered by it
+        entered: list[int] = []
         tl, bl = self._tl, self._bl
         i = self._entered
         failed = []
         while i < k:
             ready = tl[i]
             r = max(ready, self._block_until)
+            if r_max is None or r > r_max:
+                r_max = r
+            while p0 < n_s and s_rel[p0] <= r:  # released by r
+                level -= s_b[p0]
+                p0 += 1
             b = bl[i]
-            live = rel > r
-            held, rel = held[live], rel[live]
-            level = int(nbytes[held].sum())
             if level + b <= cap:
                 u = r
             else:  # wait for the earliest releases that make room
-                order = np.argsort(rel, kind="stable")
-                freed = np.cumsum(nbytes[held[order]])
-                j = int(np.searchsorted(freed, level + b - cap, side="left"))
-                u = float(rel[order][j]) if j < len(order) else np.inf
+                need = level + b - cap
+                freed = 0
+                j = p0
+                while j < n_s:
+                    freed += s_b[j]
+                    if freed >= need:
+                        break
+                    j += 1
+                u = s_rel[j] if j < n_s else _INF
             if u <= t and u - ready <= max_block:
                 idx = self._ids[i]
                 req["blocked_s"][idx] = u - ready
                 tl[i] = u
                 self._block_until = u if u > ready else self._block_until
-                held = np.append(held, idx)
-                rel = np.append(rel, np.inf)
+                entered.append(int(idx))
+                s_rel.append(_INF)
+                s_b.append(b)
+                n_s += 1
+                level += b
                 i += 1
             elif ready + max_block <= t:  # no room within max.block: send() fails the records
                 idx = self._ids[i]
@@ -309,6 +336,10 @@ class Producer(Component):
                 i += 1
             else:
                 break  # still waiting at t: decided at a later collection
+        if r_max is not None:  # the held batches not released by r_max, in holding order
+            held = held[rel0 > r_max]
+        if entered:
+            held = np.concatenate([held, np.array(entered, dtype=np.int64)])
         self._held_parts = [held]
         if failed:
             keep = np.ones(len(tl), dtype=bool)
