@@ -56,3 +56,29 @@ def test_consumer_region_history():
     c.move(10.0, "us-east-1")
     assert c.current_region(5.0) == "us-west-2" and c.current_region(15.0) == "us-east-1"
     assert [r for _, _, r in c.region_segments(100.0)] == ["us-west-2", "us-east-1"]
+
+
+def test_wires_answered_at_one_time_free_every_slot_then_arrivals_add_the_delay():
+    """Five wires answered at one time ``a`` (one file's acknowledgement), listed in any order:
+    the batches ready by ``a`` leave together in one request at ``a``, the next four one each
+    when ready; take_until returns send times plus the agent's one-way delay, and the requests'
+    dispatch_s keeps the send times."""
+    cfg = WorkloadConfig(max_in_flight=5)
+    req = RequestColumns()
+    p = Producer(0, "r", "ra", cfg, np.random.default_rng(3), req)
+    first, t0 = p.take_until(0.5)
+    assert len(first) == 5 and len(set(req["wire"][first].tolist())) == 5  # the cap is reached
+    assert len(p.take_until(0.6)[0]) == 0  # no answer yet: nothing more leaves
+    a = 0.45
+    req.answered(first, a)
+    p._open.reverse()  # the order the wires are listed in changes nothing
+    ready = list(p._tl)
+    n = sum(1 for x in ready if x <= a)
+    assert n >= 2  # batches waited for a slot
+    ids, arrive = p.take_until(1.0, 0.002)
+    sent = [a] * n + ready[n : n + 4]
+    assert len(ids) == n + 4
+    assert req["dispatch_s"][ids].tolist() == sent
+    assert arrive.tolist() == [x + 0.002 for x in sent]
+    w = req["wire"][ids].tolist()
+    assert w[:n] == [w[0]] * n and w[n:] == list(range(w[0] + 1, w[0] + 5))

@@ -80,6 +80,7 @@ class RequestColumns:
         self.base = 0  # rows below were written to the requests table (and given back)
         self._wire = Column(np.float64, np.inf, capacity)
         self.wire_answer_s = self._wire.arr
+        self.wire_room = self._wire.filled  # wire ids below are backed by the column
         self.n_wire = 0
         self.wire_base = 0  # wire ids below were given back
 
@@ -89,6 +90,7 @@ class RequestColumns:
         end = self.n_wire + k
         if end > self._wire.filled:
             self.wire_answer_s = self._wire.ensure(end)
+            self.wire_room = self._wire.filled
 
     def answered(self, ids: np.ndarray, t) -> None:
         """The producers of batches ``ids`` heard an answer at ``t`` (an acknowledgement or an
@@ -128,8 +130,8 @@ class RequestColumns:
 
     def add(
         self, producer: int, send_s: np.ndarray, n_records: np.ndarray, size: int, region_idx: int
-    ) -> np.ndarray:
-        """Register new requests of one producer (in one region); return their ids."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Register new requests of one producer (in one region); return their ids and bytes."""
         start = self.n
         end = start + len(send_s)
         if end > self._filled:
@@ -139,9 +141,10 @@ class RequestColumns:
         c["region_idx"][start:end] = region_idx
         c["send_s"][start:end] = send_s
         c["n_records"][start:end] = n_records
-        c["bytes"][start:end] = n_records.astype(np.int64) * size
+        nbytes = n_records.astype(np.int64, copy=False) * size
+        c["bytes"][start:end] = nbytes
         self.n = end
-        return np.arange(start, end, dtype=np.int64)
+        return np.arange(start, end, dtype=np.int64), nbytes
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.cols[name]

@@ -87,13 +87,13 @@ class Agent(Component):
         for p in self.producers:
             if p.agent is not self:
                 continue
-            ids, t = p.take_until(sent_by)
+            half = halves.get(p.zone)  # a producer may move to another zone
+            if half is None:
+                half = halves[p.zone] = 0.5 * self.net.zone_rtt(p.zone, self.zone)
+            ids, arr = p.take_until(sent_by, half)  # arrival times
             if len(ids):
-                half = halves.get(p.zone)  # a producer may move to another zone
-                if half is None:
-                    half = halves[p.zone] = 0.5 * self.net.zone_rtt(p.zone, self.zone)
                 ids_l.append(ids)
-                arr_l.append(t + half)
+                arr_l.append(arr)
         had_retries = bool(self.retry_in)
         if had_retries:
             keep = []

@@ -148,40 +148,54 @@ class Producer(Component):
             last = self._last_send
             while last <= end:
                 m = int(CHUNK_S / (cfg.linger + 1.0 / rate) * 1.2) + 8
-                t = last + np.cumsum(self.gen.exponential(1.0 / rate, m) + cfg.linger)
+                # last + cumsum(gaps + linger), computed in place (the same values)
+                t = self.gen.exponential(1.0 / rate, m)
+                t += cfg.linger
+                np.cumsum(t, out=t)
+                t += last
                 parts.append(t)
-                last = float(t[-1])
+                last = t.item(-1)
             t = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            t = t[t <= end]
-            if not len(t):
-                continue
-            n = 1 + self.gen.poisson(rate * cfg.linger, len(t)).astype(np.int32)
+            # the times ascend: the sends by ``end`` are a prefix
             tl = t.tolist()
+            c = bisect.bisect_right(tl, end)
+            if not c:
+                continue
+            if c < len(tl):
+                del tl[c:]
+                t = t[:c]
+            n = self.gen.poisson(rate * cfg.linger, c)
+            n += 1
             self._last_send = tl[-1]
-            req = self.requests
-            ids = req.add(self.idx, t, n, cfg.record_size, self.region_idx)
+            ids, nbytes = self.requests.add(self.idx, t, n, cfg.record_size, self.region_idx)
             self._tl += tl
-            bl = req.cols["bytes"][req.n - len(tl) : req.n].tolist()
+            bl = nbytes.tolist()
             self._bl += bl
-            self._bl_max = max(self._bl_max, *bl)
+            big = max(bl)
+            if big > self._bl_max:
+                self._bl_max = big
             self._ids = np.concatenate([self._ids, ids])
 
-    def take_until(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+    def take_until(self, t: float, delay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """The batches sent up to ``t`` not taken yet (none while this producer is down): ids and
-        send times. A batch is sent once it has buffer space and a free in-flight slot."""
+        send times plus ``delay`` (the agent's one-way delay: their arrival times). A batch is sent
+        once it has buffer space and a free in-flight slot."""
         if self._gen_until < t:
             self._generate(t)
-        changed = len(self._hist_up) > 1  # ``history.changed``: ever down
-        if changed:
-            self._skip_down(t)
+        if len(self._hist_up) == 1:  # never down (``history.changed``)
+            self._enter_buffer(t)
+            return self._dispatch(t, delay)
+        self._skip_down(t)
         self._enter_buffer(t)
-        ids, times = self._dispatch(t)
-        if changed and len(ids):
+        ids, times = self._dispatch(t, 0.0)
+        if len(ids):
             up = self.up_mask(times)
             if not up.all():
                 self.requests["status"][ids[~up]] = NEVER_SENT
                 self.requests.answered(ids[~up], times[~up])  # the slot was never taken
                 times, ids = times[up], ids[up]
+            if delay:
+                times = times + delay
         return ids, times
 
     def _skip_down(self, t: float) -> None:
@@ -252,37 +266,64 @@ class Producer(Component):
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _enter_slowly(self, k: int, t: float) -> None:
-        """The buffer may be full: each batch in turn, first come first served."""
+        """The buffer may be full: each batch in turn, first come first served.
+
+        The held batches are kept sorted by release time (stable: ties in holding order, the
+        batches entering now last, as they are never released within the call), so a batch's
+        wait reads the earliest releases off the front in Python: the same level and the same
+        wait as filtering the held batches by ``release > r`` and taking the stable argsort and
+        cumulative bytes of the rest for each batch (``r`` can step back only after a failed batch, and the filter keeps its effect)."""
         req = self.requests
         nbytes = req["bytes"]
         cap = self.cfg.buffer_memory
         max_block = self.cfg.max_block
         held = self._held_array()
-        rel = self._release_time(held)
+        rel0 = self._release_time(held)
+        rl = rel0.tolist()
+        sb = nbytes[held].tolist()
+        order = sorted(range(len(rl)), key=rl.__getitem__)  # stable
+        # a release time that is NaN is never ``> r``: dropped at the first batch, as by the mask
+        s_rel = [rl[x] for x in order if rl[x] == rl[x]]
+        s_b = [sb[x] for x in order if rl[x] == rl[x]]
+        n_s = len(s_rel)
+        level = sum(s_b)
+        p0 = 0  # the first live entry of s_rel
+        r_max = None  # the latest r: the held batches are filtered by it
+        entered: list[int] = []
         tl, bl = self._tl, self._bl
         i = self._entered
         failed = []
         while i < k:
             ready = tl[i]
             r = max(ready, self._block_until)
+            if r_max is None or r > r_max:
+                r_max = r
+            while p0 < n_s and s_rel[p0] <= r:  # released by r
+                level -= s_b[p0]
+                p0 += 1
             b = bl[i]
-            live = rel > r
-            held, rel = held[live], rel[live]
-            level = int(nbytes[held].sum())
             if level + b <= cap:
                 u = r
             else:  # wait for the earliest releases that make room
-                order = np.argsort(rel, kind="stable")
-                freed = np.cumsum(nbytes[held[order]])
-                j = int(np.searchsorted(freed, level + b - cap, side="left"))
-                u = float(rel[order][j]) if j < len(order) else np.inf
+                need = level + b - cap
+                freed = 0
+                j = p0
+                while j < n_s:
+                    freed += s_b[j]
+                    if freed >= need:
+                        break
+                    j += 1
+                u = s_rel[j] if j < n_s else _INF
             if u <= t and u - ready <= max_block:
                 idx = self._ids[i]
                 req["blocked_s"][idx] = u - ready
                 tl[i] = u
                 self._block_until = u if u > ready else self._block_until
-                held = np.append(held, idx)
-                rel = np.append(rel, np.inf)
+                entered.append(int(idx))
+                s_rel.append(_INF)
+                s_b.append(b)
+                n_s += 1
+                level += b
                 i += 1
             elif ready + max_block <= t:  # no room within max.block: send() fails the records
                 idx = self._ids[i]
@@ -295,6 +336,10 @@ class Producer(Component):
                 i += 1
             else:
                 break  # still waiting at t: decided at a later collection
+        if r_max is not None:  # the held batches not released by r_max, in holding order
+            held = held[rel0 > r_max]
+        if entered:
+            held = np.concatenate([held, np.array(entered, dtype=np.int64)])
         self._held_parts = [held]
         if failed:
             keep = np.ones(len(tl), dtype=bool)
@@ -304,10 +349,11 @@ class Producer(Component):
         self._entered = i
 
     # -- the connection ------------------------------------------------------------------------
-    def _dispatch(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+    def _dispatch(self, t: float, delay: float) -> tuple[np.ndarray, np.ndarray]:
         """Send the batches in the buffer that the in-flight cap lets out by ``t`` (always a
         prefix of the queue; a short Python loop over its few batches, cheaper than numpy here:
-        the open wire requests' answer times are read once, as Python floats)."""
+        the open wire requests' answer times are read once, as Python floats); return their ids
+        and send times plus ``delay``."""
         k = self._entered
         if k == 0:
             return _NO_IDS, _NO_TIMES
@@ -317,22 +363,35 @@ class Producer(Component):
         # the open wire requests: those answered (at a known time) sorted by that time, the
         # first ``ai`` of them heard by the current send, and those not answered yet (``waiting``,
         # never freed within this call)
-        ans_a: list[float] = []
-        ans_w: list[int] = []
-        waiting: list[int] = []
         open_w = self._open
         if open_w:
             item = req.wire_answer_s.item
-            pairs = sorted([(item(w), w) for w in open_w])
-            if len(pairs) >= cap and pairs[0][0] > t:
-                return _NO_IDS, _NO_TIMES  # the cap is reached and no answer comes by t
-            for a, w in pairs:
-                if a == _INF:
-                    waiting.append(w)
+            ans_a = [item(w) for w in open_w]
+            a0 = ans_a[0]
+            if ans_a.count(a0) == len(ans_a):
+                # one answer time for all (the common case: the acknowledgement of the file that
+                # carried them): the same lists as sorting them, as all are heard at once
+                if a0 > t and len(ans_a) >= cap:
+                    return _NO_IDS, _NO_TIMES  # the cap is reached and no answer comes by t
+                if a0 == _INF:
+                    ans_a, ans_w, waiting = [], [], open_w
                 else:
-                    ans_a.append(a)
-                    ans_w.append(w)
-        req.reserve_wires(k)
+                    ans_w, waiting = open_w, []
+            else:
+                pairs = sorted(zip(ans_a, open_w, strict=True))
+                if len(pairs) >= cap and pairs[0][0] > t:
+                    return _NO_IDS, _NO_TIMES
+                ans_a, ans_w, waiting = [], [], []
+                for a, w in pairs:
+                    if a == _INF:
+                        waiting.append(w)
+                    else:
+                        ans_a.append(a)
+                        ans_w.append(w)
+        else:
+            ans_a, ans_w, waiting = [], [], []
+        if req.n_wire + k > req.wire_room:
+            req.reserve_wires(k)
         first_wire = next_wire = req.n_wire
         tl = self._tl
         cur = self._cursor
@@ -386,26 +445,31 @@ class Producer(Component):
                 next_wire += 1
                 cur = te
             pos = j
-        self._open = ans_w[ai:] + waiting + list(range(first_wire, next_wire))
+        if ai == na and not waiting:
+            self._open = list(range(first_wire, next_wire))
+        else:
+            self._open = ans_w[ai:] + waiting + list(range(first_wire, next_wire))
         self._cursor = cur
         if pos == 0:
             return _NO_IDS, _NO_TIMES
         req.n_wire = next_wire
         all_ids = self._ids
         ids = all_ids[:pos]
-        times = np.array(out_t)
         self._ids = all_ids[pos:]
         del tl[:pos], self._bl[:pos]
         self._entered = k - pos
         lo = ids.item(0)
         cols = req.cols
         if ids.item(pos - 1) - lo == pos - 1:  # consecutive ids (ascending): slices
-            cols["wire"][lo : lo + pos] = out_w
-            cols["dispatch_s"][lo : lo + pos] = times
-        else:
-            cols["wire"][ids] = out_w
-            cols["dispatch_s"][ids] = times
-        return ids, times
+            hi = lo + pos
+            cols["wire"][lo:hi] = out_w
+            dsp = cols["dispatch_s"]
+            dsp[lo:hi] = out_t
+            return ids, dsp[lo:hi] + delay  # a new array (x + 0.0 is x: no time is -0.0)
+        times = np.array(out_t, dtype=np.float64)  # the dtype given: no type discovery
+        cols["wire"][ids] = out_w
+        cols["dispatch_s"][ids] = times
+        return ids, times + delay if delay else times
 
     def _request_end(self, pos: int, j: int) -> int:
         """Where a request of the waiting batches ``pos`` to ``j`` ends: the most whose bytes add
