@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.ledger import ACKED, FAILED_BLOCKED
+from sim.ledger import ACKED, FAILED_BLOCKED, PENDING
 from sim.scenario import ScenarioError, validate_data
 from tests.conftest import run_small, small
 
@@ -195,3 +195,48 @@ def test_waiting_batches_fill_a_request_up_to_max_request_size():
     big = run_small(duration=30, seed=11).requests
     wb = big[big["wire"] >= 0].groupby(["producer", "wire"])["bytes"].sum()
     assert wb.max() > 100 * 1024
+
+
+def test_an_overloaded_producer_keeps_its_waiting_batches_in_step():
+    """At 16 times the reference load with a 4 MiB buffer and max_block 1 s the buffer is full
+    at every collection, batches wait for space and many fail. After every collection each
+    producer's accumulator (ready or entry times, bytes, ids; the failed ones taken out of its
+    middle) still lines up with the request table: every batch there is pending, its ready time
+    plus its wait is the accumulator's time, and its bytes are the table's."""
+    import simpy
+
+    from sim.core.rng import Streams
+    from sim.run.world import World
+
+    sc = validate_data(
+        small(
+            {
+                "workload.records_per_s": 16000,
+                "workload.buffer_memory": "4MiB",
+                "workload.max_block": "1s",
+            },
+            duration=20,
+            seed=5,
+        )
+    )
+    env = simpy.Environment()
+    world = World(env, sc, Streams(5))
+    world.start()
+    req = world.ledger.requests
+    checked = 0
+    for step in range(1, 61):
+        env.run(until=step / 3)
+        for p in world.producers:
+            ids = p._ids
+            assert len(p._tl) == len(p._bl) == len(ids)
+            if not len(ids):
+                continue
+            assert (np.diff(ids) > 0).all()  # still in send order
+            assert (req["status"][ids] == PENDING).all()
+            ready = req["send_s"][ids] + req["blocked_s"][ids]
+            assert ready.tolist() == p._tl
+            assert req["bytes"][ids].tolist() == p._bl
+            checked += len(ids)
+    assert checked > 10_000
+    failed = (req["status"][: req.n] == FAILED_BLOCKED).sum()
+    assert failed > 1000

@@ -135,6 +135,19 @@ class Producer(Component):
         self._bl = [x for x, k in zip(self._bl, kl, strict=True) if k]
         self._ids = self._ids[keep]
 
+    def _drop(self, pos: list[int]) -> None:
+        """Remove the accumulator's batches at positions ``pos`` (ascending): only the span they
+        cover is rebuilt (``_keep`` rebuilds all, which an overloaded producer's long backlog
+        makes costly at every collection)."""
+        lo, hi = pos[0], pos[-1] + 1
+        gone = set(pos)
+        span = [x for x in range(lo, hi) if x not in gone]
+        tl, bl = self._tl, self._bl
+        tl[lo:hi] = [tl[x] for x in span]
+        bl[lo:hi] = [bl[x] for x in span]
+        ids = self._ids
+        self._ids = np.concatenate([ids[:lo], ids[np.array(span, dtype=np.int64)], ids[hi:]])
+
     def _generate(self, until: float) -> None:
         """Draw the sends of the next chunks and register them as requests (ids in send order)."""
         cfg = self.cfg
@@ -240,9 +253,16 @@ class Producer(Component):
         if e >= len(tl) or tl[e] > t:
             return  # none became ready
         k = bisect.bisect_right(tl, t, e)
+        first = tl[e]
+        if self._block_until > first:
+            # a batch entered (or failed) after the first waiting one was ready: no fast path.
+            # ``_enter_slowly`` forgets the batches freed by a time at least ``first`` (so the
+            # filter below would change nothing), and the waiting bytes need no sum
+            self._enter_slowly(k, t)
+            self._held_bytes = int(self.requests["bytes"][self._held_parts[0]].sum())
+            return
         new_bytes = sum(self._bl[e:k])
         cap = self.cfg.buffer_memory
-        first = tl[e]
         if self._held_bytes + new_bytes > cap and self._held_parts:
             # forget what was freed before the first new batch was ready
             held = self._held_array()
@@ -279,17 +299,24 @@ class Producer(Component):
         max_block = self.cfg.max_block
         held = self._held_array()
         rel0 = self._release_time(held)
-        rl = rel0.tolist()
-        sb = nbytes[held].tolist()
-        order = sorted(range(len(rl)), key=rl.__getitem__)  # stable
-        # a release time that is NaN is never ``> r``: dropped at the first batch, as by the mask
-        s_rel = [rl[x] for x in order if rl[x] == rl[x]]
-        s_b = [sb[x] for x in order if rl[x] == rl[x]]
+        if np.isnan(rel0).any():
+            rl = rel0.tolist()
+            sb = nbytes[held].tolist()
+            order = sorted(range(len(rl)), key=rl.__getitem__)  # stable
+            # a release time that is NaN is never ``> r``: dropped at the first batch, as by
+            # the mask
+            s_rel = [rl[x] for x in order if rl[x] == rl[x]]
+            s_b = [sb[x] for x in order if rl[x] == rl[x]]
+        else:  # (numpy's stable sort orders as Python's does when no value is NaN)
+            order = np.argsort(rel0, kind="stable")
+            s_rel = rel0[order].tolist()
+            s_b = nbytes[held[order]].tolist()
         n_s = len(s_rel)
         level = sum(s_b)
         p0 = 0  # the first live entry of s_rel
         r_max = None  # the latest r: the held batches are filtered by it
-        entered: list[int] = []
+        entered_at: list[int] = []  # positions of the batches that entered, and their waits
+        waited: list[float] = []
         tl, bl = self._tl, self._bl
         i = self._entered
         failed = []
@@ -315,11 +342,10 @@ class Producer(Component):
                     j += 1
                 u = s_rel[j] if j < n_s else _INF
             if u <= t and u - ready <= max_block:
-                idx = self._ids[i]
-                req["blocked_s"][idx] = u - ready
+                entered_at.append(i)
+                waited.append(u - ready)
                 tl[i] = u
                 self._block_until = u if u > ready else self._block_until
-                entered.append(int(idx))
                 s_rel.append(_INF)
                 s_b.append(b)
                 n_s += 1
@@ -338,13 +364,13 @@ class Producer(Component):
                 break  # still waiting at t: decided at a later collection
         if r_max is not None:  # the held batches not released by r_max, in holding order
             held = held[rel0 > r_max]
-        if entered:
-            held = np.concatenate([held, np.array(entered, dtype=np.int64)])
+        if entered_at:
+            entered = self._ids[np.array(entered_at, dtype=np.int64)]
+            req["blocked_s"][entered] = waited
+            held = np.concatenate([held, entered])
         self._held_parts = [held]
         if failed:
-            keep = np.ones(len(tl), dtype=bool)
-            keep[np.array(failed, dtype=np.int64)] = False
-            self._keep(keep)
+            self._drop(failed)
             i -= len(failed)
         self._entered = i
 
