@@ -164,7 +164,7 @@ class Producer(Component):
                 # last + cumsum(gaps + linger), computed in place (the same values)
                 t = self.gen.exponential(1.0 / rate, m)
                 t += cfg.linger
-                np.cumsum(t, out=t)
+                t.cumsum(out=t)
                 t += last
                 parts.append(t)
                 last = t.item(-1)
@@ -259,7 +259,7 @@ class Producer(Component):
             # ``_enter_slowly`` forgets the batches freed by a time at least ``first`` (so the
             # filter below would change nothing), and the waiting bytes need no sum
             self._enter_slowly(k, t)
-            self._held_bytes = int(self.requests["bytes"][self._held_parts[0]].sum())
+            self._held_bytes = int(np.add.reduce(self.requests["bytes"][self._held_parts[0]]))
             return
         new_bytes = sum(self._bl[e:k])
         cap = self.cfg.buffer_memory
@@ -299,7 +299,8 @@ class Producer(Component):
         max_block = self.cfg.max_block
         held = self._held_array()
         rel0 = self._release_time(held)
-        if np.isnan(rel0).any():
+        total = float(np.add.reduce(rel0))  # NaN if and only if a value is (none is -inf)
+        if total != total:
             rl = rel0.tolist()
             sb = nbytes[held].tolist()
             order = sorted(range(len(rl)), key=rl.__getitem__)  # stable
@@ -308,7 +309,7 @@ class Producer(Component):
             s_rel = [rl[x] for x in order if rl[x] == rl[x]]
             s_b = [sb[x] for x in order if rl[x] == rl[x]]
         else:  # (numpy's stable sort orders as Python's does when no value is NaN)
-            order = np.argsort(rel0, kind="stable")
+            order = rel0.argsort(kind="stable")
             s_rel = rel0[order].tolist()
             s_b = nbytes[held[order]].tolist()
         n_s = len(s_rel)
