@@ -273,9 +273,20 @@ def _run_and_write(a: argparse.Namespace, sc, seed, prices, worker) -> int:
         from sim.core.rng import draw_root_seed
 
         seed = draw_root_seed()  # drawn here so that even a failed run records it
+    on_requests = None
+    if worker is not None:
+
+        def on_requests(requests) -> None:
+            # the worker reads the finished requests table while this process checks the run
+            if requests.path is not None:
+                worker.read_ahead(requests.path, sc.run.duration)
+
     try:
         # a long run writes its tables as it goes, next to the run folder they move into
-        res = run(sc, seed, progress=progress, prices=prices, spill_dir=Path(a.out) / sc.name)
+        res = run(
+            sc, seed, progress=progress, prices=prices, spill_dir=Path(a.out) / sc.name,
+            on_requests=on_requests,
+        )  # fmt: skip
     except Exception:
         if bar is not None:
             bar.close()
