@@ -23,6 +23,7 @@ status 130; a folder being written is left as ``<run-id>.failed``, never as a co
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -1114,5 +1115,17 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, old)
 
 
+def entry() -> None:
+    """The ``sim`` program (``python -m sim``): ``main``, then exit with its status.
+
+    Before the interpreter exits, the objects still alive (the imported libraries', ~80,000) are
+    frozen (``gc.freeze``): the collections the interpreter runs while it shuts down would walk
+    them all again only to free memory the process gives back anyway (0.1 s of a 1-hour ``sim
+    run``). Exit handlers still run; ``main`` called in-process (tests) is unchanged."""
+    status = main()
+    gc.freeze()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
