@@ -23,6 +23,7 @@ status 130; a folder being written is left as ``<run-id>.failed``, never as a co
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -273,9 +274,20 @@ def _run_and_write(a: argparse.Namespace, sc, seed, prices, worker) -> int:
         from sim.core.rng import draw_root_seed
 
         seed = draw_root_seed()  # drawn here so that even a failed run records it
+    on_requests = None
+    if worker is not None:
+
+        def on_requests(requests) -> None:
+            # the worker reads the finished requests table while this process checks the run
+            if requests.path is not None:
+                worker.read_ahead(requests.path, sc.run.duration)
+
     try:
         # a long run writes its tables as it goes, next to the run folder they move into
-        res = run(sc, seed, progress=progress, prices=prices, spill_dir=Path(a.out) / sc.name)
+        res = run(
+            sc, seed, progress=progress, prices=prices, spill_dir=Path(a.out) / sc.name,
+            on_requests=on_requests,
+        )  # fmt: skip
     except Exception:
         if bar is not None:
             bar.close()
@@ -1103,5 +1115,17 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, old)
 
 
+def entry() -> None:
+    """The ``sim`` program (``python -m sim``): ``main``, then exit with its status.
+
+    Before the interpreter exits, the objects still alive (the imported libraries', ~80,000) are
+    frozen (``gc.freeze``): the collections the interpreter runs while it shuts down would walk
+    them all again only to free memory the process gives back anyway (0.1 s of a 1-hour ``sim
+    run``). Exit handlers still run; ``main`` called in-process (tests) is unchanged."""
+    status = main()
+    gc.freeze()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

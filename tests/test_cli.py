@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,34 @@ def test_empty_scenario_file_is_refused_in_one_line(tmp_path, text):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "empty.yaml:1:1" in lines[0] and "empty" in lines[0]
     assert not out.exists()
+
+
+def test_the_program_freezes_what_is_left_before_the_interpreter_exits(monkeypatch):
+    """`sim` (and `python -m sim`) run ``main``, freeze the objects left (the interpreter's
+    collections at shutdown would walk them again: 0.1 s of a 1-hour run), and exit with main's
+    status; ``main`` itself, called in-process, freezes nothing."""
+    import gc
+
+    import sim.cli
+
+    calls = []
+    monkeypatch.setattr(sim.cli, "main", lambda: calls.append("main") or 3)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    with pytest.raises(SystemExit) as e:
+        sim.cli.entry()
+    assert e.value.code == 3 and calls == ["main", "freeze"]
+
+
+def test_python_m_sim_is_the_program():
+    """``python -m sim`` goes through ``entry``: its objects are frozen when the exit handlers
+    run, and its status is main's."""
+    code = (
+        "import atexit, gc, runpy, sys; "
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0)); "
+        f"sys.argv = ['sim', 'list', {str(ROOT / 'scenarios')!r}]; "
+        "runpy.run_module('sim', run_name='__main__')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "frozen True"

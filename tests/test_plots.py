@@ -184,3 +184,88 @@ def test_sim_run_draws_its_plots_without_matplotlib_in_its_process(tmp_path):
     made = json.loads((folder / "run.json").read_text())["plots"]
     assert {n.rsplit(".", 1)[0] for n in made} == EXPECTED
     assert all((folder / "plots" / n).stat().st_size > 1000 for n in made)
+
+
+def _bytes_of(run_dir, names):
+    return {n: (run_dir / "plots" / n).read_bytes() for n in names}
+
+
+def test_requests_read_ahead_draw_the_same_figures_without_rereading(run_dir, monkeypatch):
+    """The requests table read ahead (what `sim run`'s worker does while the run is checked)
+    is taken instead of the folder's file when it is that file: the same bytes, and the folder's
+    requests table is not read again (red if `_Run` ignores what was read ahead)."""
+    from sim.report.plots import figures
+
+    one = plots.render_all(run_dir, jobs=1)
+    first = _bytes_of(run_dir, one)
+    shutil.rmtree(run_dir / "plots")
+    read = []
+    load_run = figures.load_run
+
+    def recording(folder, tables=(), columns=None):
+        read.append(tuple(tables))
+        return load_run(folder, tables=tables, columns=columns)
+
+    monkeypatch.setattr(figures, "load_run", recording)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    figures.read_ahead(run_dir / "requests.parquet", summary["sim_duration_s"])
+    assert plots.render_all(run_dir, jobs=2) == one
+    assert _bytes_of(run_dir, one) == first
+    assert read == [("receipts",)]
+    assert figures._AHEAD == {}  # taken once
+
+
+def test_requests_read_ahead_of_another_file_are_not_taken(run_dir, tmp_path, monkeypatch):
+    """A table read ahead that is not the folder's file (another copy, or rewritten since) is
+    ignored: the plots read the folder's table."""
+    from sim.report.plots import figures
+
+    other = tmp_path / "requests.parquet"
+    shutil.copyfile(run_dir / "requests.parquet", other)
+    figures.read_ahead(other, 90.0)
+    assert figures._AHEAD
+    read = []
+    load_run = figures.load_run
+    monkeypatch.setattr(
+        figures, "load_run",
+        lambda folder, tables=(), columns=None: read.append(tuple(tables))
+        or load_run(folder, tables=tables, columns=columns),
+    )  # fmt: skip
+    figures._Run(run_dir)
+    assert read == [("requests", "receipts")]
+
+
+def test_sim_run_has_its_worker_read_the_finished_requests_ahead(tmp_path, monkeypatch):
+    """`sim run` hands the requests table to its plot worker as soon as the simulation is over
+    and the table complete (a file, for a run that wrote its rows as it went), before the checks;
+    the folder's requests.parquet is that very file, and the figures are the same."""
+    import sim.run.runner as runner
+    from sim.report.plot_worker import PlotWorker
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    real_run = runner.run
+
+    def small_row_groups(*args, **kwargs):  # write the rows out as the run goes, as a long run
+        return real_run(*args, spool_rows=2_000, spool_margin=0.0, **kwargs)
+
+    monkeypatch.setattr(runner, "run", small_row_groups)
+    asked = []
+    real = PlotWorker.read_ahead
+
+    def recording(self, requests, duration):
+        asked.append((requests, duration, figures_identity(requests)))
+        return real(self, requests, duration)
+
+    from sim.report.plots.figures import _identity as figures_identity
+
+    monkeypatch.setattr(PlotWorker, "read_ahead", recording)
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    (folder,) = (tmp_path / "out" / "plots-leader-loss").iterdir()
+    ((requests, duration, ident),) = asked
+    assert duration == 90.0 and ident == figures_identity(folder / "requests.parquet")
+    made = json.loads((folder / "run.json").read_text())["plots"]
+    drawn = _bytes_of(folder, made)
+    shutil.rmtree(folder / "plots")
+    assert plots.render_all(folder, jobs=1) == made
+    assert _bytes_of(folder, made) == drawn

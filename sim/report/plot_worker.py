@@ -4,7 +4,9 @@
 pre-run interpreter, which imports ``sim.report.plots`` (matplotlib, ~1 s of CPU) on the second
 core while the model runs on the first, then waits. Once the run folder's files are written,
 ``PlotWorker.render`` has it call ``render_all`` on the folder (which forks it once more to draw
-half of the figures in parallel, ``jobs``). The figures are the same as ``render_all`` drawn in
+half of the figures in parallel, ``jobs``). Before that, while the run's process still checks the
+run, ``PlotWorker.read_ahead`` has it read the finished requests table and compute what the plots
+draw from it alone. The figures are the same as ``render_all`` drawn in
 this process; the run's process never imports matplotlib, and no fork copies the page tables
 of a process that holds a whole run.
 
@@ -26,6 +28,16 @@ def _warm() -> None:
     import sim.report.plots  # noqa: F401 - the import is the point
 
 
+def _read_ahead(requests: Path, duration: float) -> None:
+    # best effort: after an error the plots read the folder's table instead
+    try:
+        from sim.report.plots.figures import read_ahead
+
+        read_ahead(requests, duration)
+    except Exception:
+        pass
+
+
 def _render(folder: Path, fmt: str, jobs: int) -> list[str]:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     from sim.report.plots import render_all
@@ -45,6 +57,15 @@ class PlotWorker:
     @classmethod
     def start(cls, jobs: int) -> PlotWorker | None:
         return cls(jobs) if "fork" in mp.get_all_start_methods() else None
+
+    def read_ahead(self, requests: Path, duration: float) -> None:
+        """Have the worker read a finished requests table (``duration``: the run's) while this
+        process goes on (``sim.report.plots.figures.read_ahead``): the plots of the folder it is
+        then moved into start from it. Does not wait."""
+        try:
+            self._pool.submit(_read_ahead, Path(requests), float(duration))
+        except Exception:  # a broken pool: render says so
+            pass
 
     def render(self, folder: Path, fmt: str = "png") -> list[str]:
         """``sim.report.plots.render_all(folder, fmt, jobs)``, drawn by the worker."""

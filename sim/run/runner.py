@@ -105,7 +105,7 @@ def spool_margin_s(sc: Scenario) -> float:
 
 def run(
     sc: Scenario, seed: int | None = None, progress=None, prices=None, spill_dir=None,
-    spool_rows: int | None = None, spool_margin: float | None = None,
+    spool_rows: int | None = None, spool_margin: float | None = None, on_requests=None,
 ) -> RunResult:  # fmt: skip
     """Run one scenario from one root seed and return its results (``prices``: a price file
     or table to cost it with instead of the shipped one; it changes only the ``cost`` block).
@@ -113,7 +113,9 @@ def run(
     A run long enough to fill a row group (``spool_rows`` rows, default ``SpoolPlan.rows``)
     writes its settled rows to Parquet as it goes, in a temporary folder under ``spill_dir``
     (default: the system's); ``spool_margin``: seconds a settled row stays in memory first
-    (default ``spool_margin_s``). Neither changes any result."""
+    (default ``spool_margin_s``). Neither changes any result. ``on_requests``: called with the
+    requests ``Table`` once the simulation is over and the table complete (a file for a long run),
+    before the checks (``sim run`` has its plot worker read it meanwhile)."""
     seed = seed if seed is not None else sc.run.seed
     if seed is None:
         seed = draw_root_seed()
@@ -174,7 +176,7 @@ def run(
         gc.set_threshold(*thresholds)
         sim_wall = time.perf_counter() - wall0
         n_events = env.events - (len(every) - len(stops)) * _events_per_stop()
-        parts = derive(world, sc, int(seed), n_events, sim_wall, wall0, prices)
+        parts = derive(world, sc, int(seed), n_events, sim_wall, wall0, prices, on_requests)
         return RunResult(sc, int(seed), **parts, spill_dir=folder[0] if folder else None)
     except BaseException:
         if folder:

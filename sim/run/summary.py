@@ -30,9 +30,13 @@ def _by(values_ms: np.ndarray, codes: np.ndarray, names: list[str]) -> dict:
     return out
 
 
-def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, prices=None) -> dict:
+def derive(
+    world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, prices=None,
+    on_requests=None,
+) -> dict:  # fmt: skip
     """The run's tables and summary, from the ledger (and the world's consumers, which read
-    after the run).
+    after the run); ``on_requests``: called with the requests ``Table`` once it is complete,
+    before the checks read it.
 
     The per-row tables (requests, attempts, files, batches) leave the ledger as ``Table``s: in
     memory for a short run, Parquet files written as the run went for a long one. Everything
@@ -47,6 +51,8 @@ def derive(world, sc, seed: int, n_events: int, sim_wall: float, wall0: float, p
     n_committed = led.n_committed()
     tabs = led.close_tables(end)
     requests, attempts, batches = tabs["requests"], tabs["attempts"], tabs["batches"]
+    if on_requests is not None:
+        on_requests(requests)
     files_raw = tabs["files_raw"]
     # the per-file columns the checks and the consumers read (files are in file id order)
     put_cols = [

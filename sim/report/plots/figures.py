@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import yaml
 from matplotlib import ticker, transforms
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -51,12 +53,61 @@ from sim.report.plots.style import (
 REQ_COLS = ["send_s", "ack_s", "end_s", "status", "n_records", "attempts", "ack_file", "region"]
 
 
+# a run's requests table read ahead of its plots (``read_ahead``), with what is drawn from it
+_AHEAD: dict = {}
+
+
+def _identity(path: Path) -> tuple:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _read_requests(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path, columns=REQ_COLS)  # as load_run reads it for the plots
+
+
+def read_ahead(requests: Path, duration: float) -> None:
+    """Read a finished requests table (the columns the plots draw) and compute what the plots
+    draw from it alone (the produce latencies, their p50 and p99 per time bin over ``duration``)
+    before the rest of its run folder is written: ``sim run``'s plot worker does it on the other
+    core while the run's process checks the run. ``_Run`` takes them instead of reading the
+    folder's ``requests.parquet`` only if that is the same file (device, inode, size and
+    modification time: the table is moved into the folder, never rewritten); otherwise, or after
+    an error here, the plots read the folder as always. The same values either way."""
+    _AHEAD.clear()
+    path = Path(requests)
+    key = _identity(path)
+    req = _read_requests(path)
+    if _identity(path) != key:  # changed while read: not the folder's table
+        return
+    lat = produce_latency(req, 0.0)
+    width = bin_width(duration)
+    q = per_second_quantiles(lat["send_s"], lat["latency_ms"], [0.5, 0.99], duration, width)
+    _AHEAD.update(key=key, requests=req, lat=lat, quantiles={(float(duration), width): q})
+
+
+def _take_ahead(path: Path) -> dict | None:
+    """What ``read_ahead`` read, if it read ``path`` as it is now (forgotten here either way)."""
+    ahead = dict(_AHEAD)
+    _AHEAD.clear()
+    try:
+        return ahead if ahead and ahead["key"] == _identity(path) else None
+    except OSError:
+        return None
+
+
 class _Run:
     """What the plots need from a run folder, loaded once."""
 
     def __init__(self, folder: Path):
-        # all the plots read: two tables, and of the requests only the columns drawn
-        d = load_run(folder, tables=("requests", "receipts"), columns={"requests": REQ_COLS})
+        # all the plots read: two tables, and of the requests only the columns drawn (or the
+        # same file's columns read ahead)
+        ahead = _take_ahead(Path(folder) / "requests.parquet")
+        if ahead is None:
+            d = load_run(folder, tables=("requests", "receipts"), columns={"requests": REQ_COLS})
+        else:
+            d = load_run(folder, tables=("receipts",))
+            d["requests"] = ahead["requests"]
         self.d = d
         s = d["summary"]
         self.summary = s
@@ -72,7 +123,9 @@ class _Run:
         self.destroyed = list(self.topo.get("destroyed", []))
         self.width = bin_width(self.duration)
         self.leader_segs = leader_segments(d["leader"], self.duration)
-        self._lat = None  # produce_latency of the whole run, once asked for
+        # produce_latency of the whole run, once asked for; its quantiles per time bin
+        self._lat = None if ahead is None else ahead["lat"]
+        self._quantiles = {} if ahead is None else ahead["quantiles"]
 
     def produce_latency(self, warmup: float = 0.0):
         """``produce_latency(requests, warmup)``, computed once for the whole run and filtered."""
@@ -82,6 +135,17 @@ class _Run:
         if warmup <= 0.0 or lat.empty:
             return lat
         return lat[lat["send_s"].to_numpy() >= warmup].reset_index(drop=True)
+
+    def latency_quantiles(self) -> tuple[np.ndarray, np.ndarray]:
+        """p50 and p99 of the whole run's produce latencies per time bin
+        (``per_second_quantiles``)."""
+        q = self._quantiles.get((self.duration, self.width))
+        if q is None:
+            lat = self.produce_latency(0.0)
+            q = per_second_quantiles(
+                lat["send_s"], lat["latency_ms"], [0.5, 0.99], self.duration, self.width
+            )
+        return q
 
     def time_axis(self, ax) -> None:
         ax.set_xlim(0, self.duration)
@@ -154,9 +218,7 @@ def plot_produce_latency(run: _Run, out: Path, fmt: str) -> str:
                     color=run.colours[r], rasterized=True,
                 )  # fmt: skip
         shown = f" ({MAX_POINTS:,} drawn at random)" if n_slow > MAX_POINTS else ""
-        x, q = per_second_quantiles(
-            lat["send_s"], lat["latency_ms"], [0.5, 0.99], run.duration, run.width
-        )
+        x, q = run.latency_quantiles()
         ax.plot(x, q[1], color=P99_COLOUR, lw=1.0, zorder=3)
         ax.plot(x, q[0], color=P50_COLOUR, lw=1.0, zorder=3)
         handles += [
