@@ -43,3 +43,18 @@ def test_slowdowns_combine():
     assert (c.add_s, c.multiplier) == (pytest.approx(0.3), 6.0) and c.extra_sigma == pytest.approx(
         0.3
     )
+
+
+def test_a_tail_past_exps_range_gives_an_infinite_draw_not_an_error():
+    """The schema puts no ceiling on ``extra_sigma``: a slow-down of 1e6 draws an infinite
+    latency above the median (as a huge multiplier does) and none below it, where math.exp
+    would raise OverflowError; a bucket slowed so for 2 s leaves a run that completes."""
+    from tests.conftest import run_small
+
+    slow = Slowdown(extra_sigma=1e6)
+    assert slow.apply(0.03, 0.4, 0.5) == float("inf")
+    assert slow.apply(0.03, 0.4, -0.5) == 0.0
+    assert slow.apply(0.03, 0.4, 0.0) == pytest.approx(0.03)
+    fault = {"kind": "bucket-slow", "target": "us-east-1", "at": 1, "duration": 2}
+    res = run_small({"faults": [dict(fault, extra_sigma=1e6)]}, duration=8.0)
+    assert res.summary["records"]["acked"] > 0

@@ -53,7 +53,10 @@ class Slowdown:
 
     def apply(self, median_s: float, sigma: float, z: float) -> float:
         """Degrade a lognormal draw given by its median, sigma and standard normal ``z``."""
-        return median_s * self.multiplier * math.exp((sigma + self.extra_sigma) * z) + self.add_s
+        x = (sigma + self.extra_sigma) * z
+        # past exp's range (a tail made absurdly heavy): an infinite draw, as a huge multiplier
+        # gives, rather than math's OverflowError
+        return median_s * self.multiplier * (math.exp(x) if x < 709.0 else math.inf) + self.add_s
 
     def combine(self, other: Slowdown) -> Slowdown:
         """Two slow-downs in force at once."""
