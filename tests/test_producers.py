@@ -82,3 +82,18 @@ def test_wires_answered_at_one_time_free_every_slot_then_arrivals_add_the_delay(
     assert arrive.tolist() == [x + 0.002 for x in sent]
     w = req["wire"][ids].tolist()
     assert w[:n] == [w[0]] * n and w[n:] == list(range(w[0] + 1, w[0] + 5))
+
+
+def test_a_linger_longer_than_a_chunk_sends_nothing_at_first_then_its_rate():
+    """With a 5 s linger the producer's random phase (up to a few lingers) can lie past the
+    first chunks of sends it draws (2 s each): those chunks hold no send, and collecting them is
+    not an error (it raised IndexError); later the whole rate is sent, in 5 s linger batches."""
+    cfg = WorkloadConfig(**UNCAPPED, linger=5.0)
+    for seed in range(1, 6):
+        req = RequestColumns()
+        p = Producer(0, "us-east-1", "us-east-1a", cfg, np.random.default_rng(seed), req)
+        ids, _ = p.take_until(0.3)
+        assert len(ids) == 0
+        ids, t = p.take_until(400.0)
+        assert req["n_records"][ids].sum() / 400.0 == pytest.approx(1000, rel=0.15)
+        assert np.diff(t).min() >= 5.0

@@ -157,8 +157,12 @@ class Producer(Component):
             self._gen_until = end
             if rate <= 0:
                 continue
-            parts = []
             last = self._last_send
+            if last > end:
+                # the last send (or the random phase, up to a few lingers) is past this chunk:
+                # none falls in it, and nothing is drawn
+                continue
+            parts = []
             while last <= end:
                 m = int(CHUNK_S / (cfg.linger + 1.0 / rate) * 1.2) + 8
                 # last + cumsum(gaps + linger), computed in place (the same values)
