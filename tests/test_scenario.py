@@ -495,3 +495,15 @@ def test_reference_covers_every_key_and_fault_kind():
         if data["faults"][0]["kind"] == "replication-paused":  # only an eventual table has it
             data["table"] = {"kind": "eventual"}
         validate_data(data)
+
+
+def test_ops_per_commit_has_a_ceiling():
+    """Each table operation of a commit is planned in a Python loop at the commit's start, so
+    an unbounded count (10**12 was accepted: the run grew past 20 GiB inside one step, and the
+    property campaign found it) is refused with the field named; 100, the ceiling, runs."""
+    from tests.conftest import run_small, small
+
+    with pytest.raises(ScenarioError, match=r"control_plane\.ops_per_commit"):
+        validate_data(small({"control_plane.ops_per_commit": 10**12}))
+    res = run_small({"control_plane.ops_per_commit": 100}, duration=8.0)
+    assert res.summary["files"]["flushed"] > 0

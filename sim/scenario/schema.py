@@ -479,7 +479,9 @@ class ControlPlaneConfig(_Model):
     ops_per_commit: int = Field(
         1,
         ge=1,
-        description="Sequential table operations per commit (estimate: one conditional write).",
+        le=100,
+        description="Sequential table operations per commit (estimate: one conditional write; "
+        "at most 100, each a table round trip, which already makes a commit take seconds).",
     )
 
     @model_validator(mode="after")
