@@ -119,26 +119,20 @@ class Producer(Component):
         """From time ``t`` on, send ``mult`` times the configured record rate."""
         if self._gen_until < t:
             self._generate(t)  # sends before t keep the old rate
-        keep = np.array(self._tl, dtype=np.float64) <= t
-        self.requests["status"][self._ids[~keep]] = NEVER_SENT
-        self._keep(keep)
+        late = ~(np.array(self._tl, dtype=np.float64) <= t)
+        if late.any():
+            self.requests["status"][self._ids[late]] = NEVER_SENT
+            self._drop(np.flatnonzero(late).tolist())
         self._gen_until = t
         # arrivals are memoryless: with no send drawn past t, the next one is drawn from t (not
         # from the last send before it, which would put sends back in the past)
         self._last_send = self._tl[-1] if self._tl else t
         self.rate_multiplier = mult
 
-    def _keep(self, keep: np.ndarray) -> None:
-        """Keep only the accumulator's batches where ``keep`` (a boolean array) is true."""
-        kl = keep.tolist()
-        self._tl = [x for x, k in zip(self._tl, kl, strict=True) if k]
-        self._bl = [x for x, k in zip(self._bl, kl, strict=True) if k]
-        self._ids = self._ids[keep]
-
     def _drop(self, pos: list[int]) -> None:
-        """Remove the accumulator's batches at positions ``pos`` (ascending): only the span they
-        cover is rebuilt (``_keep`` rebuilds all, which an overloaded producer's long backlog
-        makes costly at every collection)."""
+        """Remove the accumulator's batches at positions ``pos`` (ascending, at least one): only
+        the span they cover is rebuilt, not the whole backlog (an overloaded producer's is long,
+        and its failed batches are dropped at every collection)."""
         lo, hi = pos[0], pos[-1] + 1
         gone = set(pos)
         span = [x for x in range(lo, hi) if x not in gone]
@@ -233,9 +227,7 @@ class Producer(Component):
         if up.all():
             return
         self.requests["status"][self._ids[e:k][~up]] = NEVER_SENT
-        keep = np.ones(len(self._tl), dtype=bool)
-        keep[e:k] = up
-        self._keep(keep)
+        self._drop((e + np.flatnonzero(~up)).tolist())
 
     def reconnect(self) -> None:
         """The producer now sends to another agent: a new connection, with no request in flight."""
@@ -263,7 +255,6 @@ class Producer(Component):
             # ``_enter_slowly`` forgets the batches freed by a time at least ``first`` (so the
             # filter below would change nothing), and the waiting bytes need no sum
             self._enter_slowly(k, t)
-            self._held_bytes = int(np.add.reduce(self.requests["bytes"][self._held_parts[0]]))
             return
         new_bytes = sum(self._bl[e:k])
         cap = self.cfg.buffer_memory
@@ -280,7 +271,6 @@ class Producer(Component):
             self._entered = k
             return
         self._enter_slowly(k, t)
-        self._held_bytes = int(self.requests["bytes"][self._held_parts[0]].sum())
 
     def _held_array(self) -> np.ndarray:
         """The batches holding buffer bytes (as last seen), as one array."""
@@ -374,6 +364,7 @@ class Producer(Component):
             req["blocked_s"][entered] = waited
             held = np.concatenate([held, entered])
         self._held_parts = [held]
+        self._held_bytes = int(np.add.reduce(nbytes[held]))
         if failed:
             self._drop(failed)
             i -= len(failed)
