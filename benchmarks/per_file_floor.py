@@ -38,6 +38,8 @@ import time
 import numpy as np
 import simpy
 
+from sim.core.rng import Block
+
 FILES_TARGET_US = 3600.0 / 1000 / 124_361 * 1e6  # 1,000x on the reference hour's files
 N_AGENTS = 9
 BATCH_TIMEOUT = 0.25
@@ -155,10 +157,8 @@ class _Producer:
 def _flat_run(minutes: float, seed: int = 1) -> tuple[int, float]:
     """The flat loop for ``minutes`` simulated minutes: (files, seconds of CPU wall)."""
     env = simpy.Environment()
-    rng = np.random.default_rng(seed)
-    u = rng.random(1 << 22).tolist()
-    z = rng.standard_normal(1 << 22).tolist()
-    draws = {"u": 0, "z": 0}
+    block = Block(np.random.default_rng(seed))  # scalar draws as the model takes them
+    uni, nrm = block.uniform, block.normal
     led = _Ledger()
     producers = [_Producer(i, np.random.default_rng([seed, i]), led, RATE) for i in range(N_AGENTS)]
     rtt0 = [0.0005, 0.011, 0.06]
@@ -168,16 +168,6 @@ def _flat_run(minutes: float, seed: int = 1) -> tuple[int, float]:
     jitter = 0.0005
     status, end, rfile = led.req_status, led.req_end, led.req_file
     wa = led.wire_answer
-
-    def uni() -> float:
-        i = draws["u"]
-        draws["u"] = i + 1
-        return u[i]
-
-    def nrm() -> float:
-        i = draws["z"]
-        draws["z"] = i + 1
-        return z[i]
 
     def acked(fid: int, ids: list[int], wires: list[int], t_ack: float) -> None:
         for i in ids:
